@@ -1,0 +1,114 @@
+"""Attack: the frozen composition goal + space + search (DESIGN §2; Foolbox-style re-verification).
+
+``Attack(goal, space, search)(victim, x, target)`` validates inputs, runs the search on an explicit
+:class:`~semadv.types.Problem`, re-projects the result, decodes it and decides success by running the
+victim again on the final image — it never trusts what the search claims.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from semadv import sanity
+from semadv.checks import check_finite, check_images
+from semadv.errors import IncompatibleError, InputError
+from semadv.search.base import Search
+from semadv.spaces.base import Space
+from semadv.types import AttackResult, Goal, Problem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attack:
+    """Compose a goal, a space and a search; refuse incompatible parts at construction.
+
+    Args:
+        goal: what to achieve (e.g. :class:`~semadv.goals.Misclassification`).
+        space: where to search (threat model).
+        search: how to search.
+        checks: run the AutoAttack-style sanity checks (one extra forward and one forward+backward).
+    """
+
+    goal: Goal
+    space: Space
+    search: Search
+    checks: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.space, Space):
+            raise IncompatibleError(f"space must be a semadv Space; got {type(self.space).__name__}")
+        if not isinstance(self.search, Search):
+            raise IncompatibleError(f"search must be a semadv Search; got {type(self.search).__name__}")
+        for meth in ("loss", "reached", "check_target"):
+            if not callable(getattr(self.goal, meth, None)):
+                raise IncompatibleError(f"goal {self.goal!r} lacks a {meth}() method")
+        if self.search.needs_gradient and not self.space.differentiable:
+            raise IncompatibleError(
+                f"{type(self.search).__name__} needs gradients but {type(self.space).__name__} is not "
+                "differentiable; use a black-box search (random, grid)"
+            )
+        if self.search.needs_margins and not callable(getattr(self.goal, "margins", None)):
+            raise IncompatibleError(
+                f"{type(self.search).__name__} follows decision boundaries but goal {self.goal!r} "
+                "has no margins()"
+            )
+
+    def __call__(self, victim: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                 target: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> AttackResult:
+        """Attack a batch. ``target``: true labels (untargeted) or wanted labels (targeted)."""
+        start = time.perf_counter()
+        if not callable(victim):
+            raise InputError(f"victim must be callable; got {type(victim).__name__}")
+        x = self.space.check_source(x)
+        z0 = self.space.encode(x).detach()
+        with torch.no_grad():
+            clean_img = check_images(self.space.decode(z0, x), "decoded clean image")
+            clean_out = check_finite(victim(clean_img), "victim outputs")
+        if clean_out.dim() == 0 or clean_out.shape[0] != x.shape[0]:
+            raise InputError(f"batch size mismatch: victim returned shape {tuple(clean_out.shape)} for "
+                             f"{x.shape[0]} inputs")
+        target = self.goal.check_target(target, clean_out)
+        problem = Problem.create(victim, self.goal, self.space, x, z0, target)
+        warnings: list[str] = []
+        if self.checks:
+            warnings += sanity.check_determinism(victim, clean_img, clean_out)
+            warnings += sanity.check_probabilities(clean_out)
+            if self.space.differentiable:
+                warnings += sanity.check_zero_gradient(problem)
+        clean_reached = self.goal.reached(clean_out, target)
+
+        out = self.search(problem, generator)
+        z = out.z.detach()
+        if z.shape != z0.shape:
+            raise InputError(f"search returned z of shape {tuple(z.shape)}, expected {tuple(z0.shape)}")
+        violation = self.space.violation(z, z0)
+        warnings += sanity.check_constraint(violation)
+        z = torch.where((violation > 1e-4).reshape((-1,) + (1,) * (z.dim() - 1)), self.space.project(z, z0), z)
+
+        with torch.no_grad():
+            x_adv = check_images(self.space.decode(z, x), "decoded adversarial image")
+            adv_out = check_finite(victim(x_adv), "victim outputs")
+            success = self.goal.reached(adv_out, target).bool()
+            loss = self.goal.loss(adv_out, target)
+        distance = self.space.distance(z, z0)
+        for w in warnings:
+            log.warning(w)
+        return AttackResult(
+            success=success.cpu(),
+            distance=distance.detach().cpu(),
+            loss=loss.detach().cpu(),
+            queries=problem.queries.cpu() + 1,  # + the verification query
+            steps=out.steps.cpu(),
+            z_adv=z.cpu(),
+            x_adv=x_adv.detach().cpu(),
+            z0=z0.cpu(),
+            clean_reached=clean_reached.cpu(),
+            wall_time=time.perf_counter() - start,
+            warnings=tuple(warnings),
+        )

@@ -1,0 +1,178 @@
+"""Gradient searches: PGD (and FGSM as its one-step case) and Adam with penalties.
+
+* PGD — Madry et al. 2018 (projected steepest descent, Eq. 2.1 there); in a Space the step is the
+  steepest direction of the space's own metric: the sign for L∞ / boxes, the normalised gradient for L2,
+  and the normalised gradient in whitened coordinates for ellipsoids, M⁻¹g/√(gᵀM⁻¹g) (seed 002 §3.3
+  PGD with the ellipsoid projection). FGSM (Goodfellow et al. 2015) is one step of size ε.
+* Adam-penalty — Carlini & Wagner 2017 Eq. (6) style: minimise goal loss + λ·distance² (+ TV smoothness,
+  SemanticAdv Eq. (6)) with Adam, projecting onto the space's feasible set after every step.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from semadv.checks import check_int, check_positive
+from semadv.errors import InputError
+from semadv.registry import register
+from semadv.search.base import Best, Search
+from semadv.types import Problem
+
+
+def _start(problem: Problem, first: torch.Tensor, random_start: bool,
+           generator: torch.Generator | None) -> torch.Tensor:
+    z0 = problem.z0
+    if not random_start and bool(first.all()):
+        return z0.clone()
+    rand = problem.space.sample(z0, generator)
+    if random_start:
+        return rand
+    return torch.where(first.reshape((-1,) + (1,) * (z0.dim() - 1)), z0, rand)
+
+
+def total_variation(z: torch.Tensor) -> torch.Tensor:
+    """Anisotropic total variation of each sample's last two dims, (B,) (SemanticAdv Eq. 6)."""
+    if z.dim() < 3:
+        return torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+    dh = (z[..., 1:, :] - z[..., :-1, :]).abs().reshape(z.shape[0], -1).sum(1)
+    dw = (z[..., :, 1:] - z[..., :, :-1]).abs().reshape(z.shape[0], -1).sum(1)
+    return dh + dw
+
+
+@register("search", "pgd")
+class PGD(Search):
+    """Projected gradient descent on the goal loss in any differentiable space.
+
+    Args:
+        steps: iterations.
+        alpha: step size in the space's metric units (default 2.5·radius/steps, Madry et al.); a
+            ``None`` radius-free space uses 1/steps of its unit box.
+        restarts: random restarts, run in parallel as a batch axis; the first starts at z0 unless
+            ``random_start``.
+        random_start: start every restart uniformly inside the feasible set.
+        early_stop: stop updating a sample as soon as its goal is reached.
+    """
+
+    def __init__(self, steps: int = 10, alpha: float | None = None, restarts: int = 1,
+                 random_start: bool = False, early_stop: bool = True) -> None:
+        super().__init__(restarts)
+        self.steps = check_int(steps, "steps", minimum=1)
+        self.alpha = None if alpha is None else check_positive(alpha, "alpha")
+        self.random_start = bool(random_start)
+        self.early_stop = bool(early_stop)
+
+    def step_size(self, problem: Problem) -> float:
+        if self.alpha is not None:
+            return self.alpha
+        return 2.5 * problem.space.radius / self.steps
+
+    def run(self, problem: Problem, first: torch.Tensor,
+            generator: torch.Generator | None) -> tuple[Best, torch.Tensor]:
+        space, z0 = problem.space, problem.z0
+        alpha = self.step_size(problem)
+        z = _start(problem, first, self.random_start, generator)
+        n = problem.batch
+        steps = torch.zeros(n, dtype=torch.int64, device=z.device)
+        rows = torch.arange(n, device=z.device)  # rows still being optimised
+        best: Best | None = None
+        for t in range(self.steps + 1):
+            sub = problem if rows.numel() == n else problem.subset(rows)
+            zr = z if rows.numel() == n else z[rows]
+            last = t == self.steps
+            ev = sub.evaluate(zr) if last else sub.evaluate_with_grad(zr)
+            if best is None:
+                best = Best(z, ev.reached, ev.loss)
+            else:
+                best.update(zr, ev.reached, ev.loss, rows)
+            if last:
+                break
+            assert ev.grad is not None
+            keep = ~ev.reached if self.early_stop else torch.ones_like(ev.reached)
+            if not bool(keep.all()):
+                rows, zr, grad = rows[keep], zr[keep], ev.grad[keep]
+                sub_z0 = z0[rows]
+            else:
+                grad, sub_z0 = ev.grad, (z0 if rows.numel() == n else z0[rows])
+            if rows.numel() == 0:
+                break
+            znew = space.project((zr - alpha * space.steepest(grad)).detach(), sub_z0)
+            if rows.numel() == n:
+                z = znew
+            else:
+                z = z.clone()
+                z[rows] = znew
+            steps[rows] += 1
+        assert best is not None
+        return best, steps
+
+
+@register("search", "fgsm")
+class FGSM(PGD):
+    """Fast gradient sign method (Goodfellow et al. 2015): one steepest step of the full budget."""
+
+    def __init__(self, alpha: float | None = None) -> None:
+        super().__init__(steps=1, alpha=alpha, restarts=1, random_start=False, early_stop=True)
+
+    def step_size(self, problem: Problem) -> float:
+        return self.alpha if self.alpha is not None else problem.space.radius
+
+
+@register("search", "adam")
+class AdamPenalty(Search):
+    """Adam on ``loss + λ·distance² + τ·TV(z − z0)`` with projection onto the feasible set.
+
+    The Carlini–Wagner (2017, Eq. 6) and SemanticAdv (seed 000, Eq. 6, TV weight 0.01) optimisation
+    pattern. Best iterate: reached samples with the smallest distance, else the smallest loss.
+
+    Args:
+        steps: Adam iterations. lr: Adam learning rate. penalty: λ on the squared distance.
+        tv: τ on the total variation of the perturbation (over its last two dims, if any).
+        early_stop: stop a sample once reached (otherwise keep shrinking its distance).
+    """
+
+    def __init__(self, steps: int = 100, lr: float = 0.01, penalty: float = 0.0, tv: float = 0.0,
+                 restarts: int = 1, early_stop: bool = False) -> None:
+        super().__init__(restarts)
+        self.steps = check_int(steps, "steps")
+        self.lr = check_positive(lr, "lr")
+        if penalty < 0 or tv < 0:
+            raise InputError(f"penalty and tv must be >= 0; got penalty={penalty!r}, tv={tv!r}")
+        self.penalty, self.tv = float(penalty), float(tv)
+        self.early_stop = bool(early_stop)
+
+    def run(self, problem: Problem, first: torch.Tensor,
+            generator: torch.Generator | None) -> tuple[Best, torch.Tensor]:
+        space, z0 = problem.space, problem.z0
+        z = _start(problem, first, False, generator).detach().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=self.lr)
+        n = problem.batch
+        steps = torch.zeros(n, dtype=torch.int64, device=z0.device)
+        active = torch.ones(n, dtype=torch.bool, device=z0.device)
+        best: Best | None = None
+        for t in range(self.steps + 1):
+            opt.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                out = problem.forward(z)
+                loss = problem.goal.loss(out, problem.target)
+                dist = space.distance(z, z0)
+                obj = loss + self.penalty * dist**2 + self.tv * total_variation(z - z0)
+            with torch.no_grad():
+                reached = problem.goal.reached(out.detach(), problem.target)
+                value = torch.where(reached, dist.detach(), loss.detach())
+                if best is None:
+                    best = Best(z, reached, value)
+                else:
+                    best.update(z.detach(), reached, value)
+                if self.early_stop:
+                    active &= ~reached
+            if t == self.steps or not bool(active.any()):
+                break
+            (obj * active).sum().backward()
+            z_prev = z.detach().clone()
+            opt.step()
+            with torch.no_grad():
+                mask = active.reshape((-1,) + (1,) * (z.dim() - 1))
+                z.copy_(torch.where(mask, space.project(z, z0), z_prev))
+            steps += active.long()
+        assert best is not None
+        return best, steps

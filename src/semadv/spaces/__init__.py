@@ -1,0 +1,8 @@
+"""Spaces (threat models): pixel, transforms (kornia), latent directions."""
+
+from semadv.spaces.base import Space
+from semadv.spaces.latent import LatentSpace
+from semadv.spaces.pixel import PixelSpace
+from semadv.spaces.transform import PARAMS, TransformSpace, apply_transforms
+
+__all__ = ["PARAMS", "LatentSpace", "PixelSpace", "Space", "TransformSpace", "apply_transforms"]
