@@ -79,6 +79,15 @@ def _rand(shape: tuple[int, ...], generator: torch.Generator | None, like: torch
     return torch.rand(shape, generator=generator, dtype=like.dtype, device="cpu").to(like.device)
 
 
+def _unit_l2(g: torch.Tensor) -> torch.Tensor:
+    """Rows of ``g`` scaled to unit L2 norm (robust to tiny and huge magnitudes); zero rows stay zero."""
+
+    f = _flat(g)
+    tiny = torch.finfo(g.dtype).tiny
+    scaled = f / f.abs().amax(dim=1, keepdim=True).clamp_min(tiny)
+    return (scaled / scaled.norm(dim=1, keepdim=True).clamp_min(tiny)).reshape(g.shape)
+
+
 def _radial_cube_to_ball(v: torch.Tensor) -> torch.Tensor:
     """Bijection from the cube [-1, 1]^D onto the unit L2 ball, radial: v ↦ v·‖v‖∞/‖v‖₂."""
 
@@ -223,8 +232,7 @@ class LpBall(Constraint):
     def steepest(self, grad: torch.Tensor) -> torch.Tensor:
         if self.p == math.inf:
             return grad.sign()
-        n = _flat(grad).norm(dim=1).clamp_min(_TINY)
-        return grad / _bview(n, grad)
+        return _unit_l2(grad)
 
     def sample(self, center: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         shape = tuple(center.shape)
@@ -365,8 +373,7 @@ class Ellipsoid(Constraint):
         # argmax ⟨g, d⟩ s.t. dᵀMd ≤ 1  →  d = M⁻¹g / sqrt(gᵀM⁻¹g): a normalised step in whitened coordinates
         self._check(grad)
         gw = self._rot(grad) / self.evals.to(grad).sqrt()  # = Λ^{-1/2}Qᵀg, the gradient w.r.t. u
-        gw = gw / gw.norm(dim=1, keepdim=True).clamp_min(_TINY)
-        return self.unwhiten(gw)
+        return self.unwhiten(_unit_l2(gw))
 
     def whiten(self, delta: torch.Tensor) -> torch.Tensor:
         return self._rot(delta) * self.evals.to(delta).sqrt()

@@ -11,7 +11,7 @@ translation (one affine warp) → Gaussian blur → fog → clamp to [0, 1].
 
 Fog is not a kornia op; it is composed from kornia pieces as the atmospheric scattering model
 ``I' = I·t + A·(1 − t)``, ``t = exp(−density · depth)``, with a depth ramp from the bottom (near, 0) to
-the top (far, 1) of the image built with ``kornia.utils.create_meshgrid`` and airlight A = 0.85.
+the top (far, 1) of the image built with ``kornia.geometry.create_meshgrid`` and airlight A = 0.85.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ SPECS: dict[str, ParamSpec] = {s.name: s for s in PARAMS}
 
 def _fog(img: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
     H, W = img.shape[-2:]
-    grid = kornia.utils.create_meshgrid(H, W, normalized_coordinates=True, device=img.device, dtype=img.dtype)
+    grid = kornia.geometry.create_meshgrid(H, W, normalized_coordinates=True, device=img.device, dtype=img.dtype)
     depth = (1 - grid[..., 1]) / 2  # (1, H, W): 1 at the top row (far), 0 at the bottom (near)
     t = torch.exp(-density.reshape(-1, 1, 1, 1) * depth.unsqueeze(1))
     return img * t + FOG_AIRLIGHT * (1 - t)
@@ -109,7 +109,8 @@ def apply_transforms(img: torch.Tensor, params: Mapping[str, torch.Tensor], blur
         out = _affine(out, {k: get(k) for k in ("rotation", "scale", "translate_x", "translate_y")})
     if "blur" in params:
         k = blur_kernel or 2 * math.ceil(3 * float(params["blur"].detach().max())) + 1
-        k = max(3, k)
+        limit = 2 * min(out.shape[-2:]) - 1  # reflect padding needs kernel//2 < image side
+        k = max(3, min(k, limit if limit % 2 else limit - 1))
         sigma = params["blur"].clamp_min(1e-2).reshape(B, 1).expand(B, 2)
         out = kornia.filters.gaussian_blur2d(out, (k, k), sigma, border_type="reflect")
     if "fog" in params:
