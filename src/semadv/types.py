@@ -133,7 +133,10 @@ class Problem:
             zz = z.detach().requires_grad_(True)
             out = self.forward(zz)
             loss = self.goal.loss(out, self.target)
-            (grad,) = torch.autograd.grad(loss.sum(), zz)
+            if loss.requires_grad:
+                (grad,) = torch.autograd.grad(loss.sum(), zz)
+            else:  # the graph is cut (argmax, thresholding, no_grad victim): the gradient is zero
+                grad = torch.zeros_like(zz)
         with torch.no_grad():
             reached = self.goal.reached(out.detach(), self.target)
         return Evaluation(loss.detach(), reached, out.detach(), grad)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import semadv
+from semadv import build, list_registered
+from semadv.cli import app
+from semadv.errors import RegistryError
+from semadv.search.base import Search
+from semadv.spaces.base import Space
+
+SEARCH_ARGS: dict[str, dict] = {"pgd": {"steps": 2}, "fab": {"steps": 2}, "adam": {"steps": 2},
+                                "random": {"samples": 2}, "grid": {"points": 2}}
+
+
+@pytest.mark.parametrize("name", list_registered("search"))
+def test_every_registered_search_runs_in_pixel_and_transform_space(name):
+    """Contract test over the registry: every search works in every (differentiable) space."""
+    search = build("search", name, **SEARCH_ARGS.get(name, {}))
+    assert isinstance(search, Search)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 3))
+    x = torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    y = torch.tensor([0, 1])
+    spaces = [build("space", "transform", brightness=(-0.2, 0.2), rotation=(-5.0, 5.0))]
+    if name != "grid":  # a grid over 48 pixels is refused (tested elsewhere)
+        spaces.append(build("space", "pixel", eps=0.05))
+    for space in spaces:
+        assert isinstance(space, Space)
+        r = semadv.Attack(build("goal", "misclassify"), space, search)(model, x, y)
+        assert r.success.shape == (2,) and bool((r.queries >= 2).all())
+
+
+def test_unknown_names_raise():
+    with pytest.raises(RegistryError, match="unknown search 'pgdd'"):
+        build("search", "pgdd")
+    with pytest.raises(RegistryError, match="unknown registry kind 'widgets'"):
+        list_registered("widgets")
+    with pytest.raises(RegistryError, match="already registered"):
+        semadv.register("search", "pgd")(object)
+
+
+def test_cli_version_and_list():
+    runner = CliRunner()
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and semadv.__version__ in res.output
+    for kind, expected in (("spaces", "transform"), ("searches", "fab"), ("goals", "misclassify")):
+        res = runner.invoke(app, ["list", kind])
+        assert res.exit_code == 0 and expected in res.output
+    res = runner.invoke(app, ["list", "widgets"])
+    assert res.exit_code == 2 and "unknown kind" in res.output
+
+
+def test_cli_demo_prints_table():
+    out = subprocess.run([sys.executable, "-m", "semadv.cli", "demo", "--n", "40"], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    assert "pixel PGD-Linf" in out and "transform PGD" in out and "clean test accuracy" in out
