@@ -61,7 +61,10 @@ def main() -> None:
     xs, lams = scipy_loop(v, m)
     theirs = time.perf_counter() - t
     print("ellipsoid projection, 10,000 vectors in R^5, budgets (0.5, 0.5, 0.2, 0.8, 0.5)")
-    print(f"  semadv batched bisection   {ours * 1000:9.2f} ms   max KKT residual {kkt_residual(x.numpy(), v, lam.numpy(), m):.2e}")
+    print(
+        f"  semadv batched bisection   {ours * 1000:9.2f} ms   "
+        f"max KKT residual {kkt_residual(x.numpy(), v, lam.numpy(), m):.2e}"
+    )
     print(f"  scipy brentq per vector    {theirs * 1000:9.2f} ms   max KKT residual {kkt_residual(xs, v, lams, m):.2e}")
     print(f"  max |x_semadv - x_scipy| = {np.abs(x.numpy() - xs).max():.2e};  outside fraction {(lams > 0).mean():.2f}")
     print(f"  speed-up semadv vs scipy loop: {theirs / ours:.0f}x (target >= 100x)")

@@ -25,9 +25,18 @@ EPS, ALPHA, STEPS, REPEATS = 8 / 255, 2 / 255, 10, 7
 def cnn() -> nn.Module:
     torch.manual_seed(0)
     m = nn.Sequential(
-        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 8 * 8, 10),
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 8 * 8, 10),
     ).eval()
     for p in m.parameters():
         p.requires_grad_(False)
@@ -52,12 +61,18 @@ def main() -> None:
     goal = Misclassification()
     runs = {
         "raw torch loop": lambda: raw_loop(model, x, y),
-        "torchattacks.PGD": lambda: torchattacks.PGD(model, eps=EPS, alpha=ALPHA, steps=STEPS, random_start=False)(x, y),
-        "semadv (no early stop)": lambda: Attack(goal, PixelSpace(eps=EPS), PGD(steps=STEPS, alpha=ALPHA, early_stop=False),
-                                                 checks=False)(model, x, y),
-        "semadv (early stop, default)": lambda: Attack(goal, PixelSpace(eps=EPS), PGD(steps=STEPS, alpha=ALPHA),
-                                                       checks=False)(model, x, y),
-        "semadv (early stop + sanity checks)": lambda: Attack(goal, PixelSpace(eps=EPS), PGD(steps=STEPS, alpha=ALPHA))(model, x, y),
+        "torchattacks.PGD": lambda: torchattacks.PGD(model, eps=EPS, alpha=ALPHA, steps=STEPS, random_start=False)(
+            x, y
+        ),
+        "semadv (no early stop)": lambda: Attack(
+            goal, PixelSpace(eps=EPS), PGD(steps=STEPS, alpha=ALPHA, early_stop=False), checks=False
+        )(model, x, y),
+        "semadv (early stop, default)": lambda: Attack(
+            goal, PixelSpace(eps=EPS), PGD(steps=STEPS, alpha=ALPHA), checks=False
+        )(model, x, y),
+        "semadv (early stop + sanity checks)": lambda: Attack(goal, PixelSpace(eps=EPS), PGD(steps=STEPS, alpha=ALPHA))(
+            model, x, y
+        ),
     }
     times: dict[str, list[float]] = {k: [] for k in runs}
     for fn in runs.values():
@@ -74,7 +89,11 @@ def main() -> None:
     for k, v in med.items():
         print(f"  {k:38s} {v * 1000:8.1f} ms")
     ta, raw = med["torchattacks.PGD"], med["raw torch loop"]
-    for k in ("semadv (no early stop)", "semadv (early stop, default)", "semadv (early stop + sanity checks)"):
+    for k in (
+        "semadv (no early stop)",
+        "semadv (early stop, default)",
+        "semadv (early stop + sanity checks)",
+    ):
         print(f"  ratio {k:36s} / torchattacks = {med[k] / ta:5.3f}   / raw loop = {med[k] / raw:5.3f}")
 
 

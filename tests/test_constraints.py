@@ -25,7 +25,8 @@ def vecs(n: int = 5, b: int = 4):
 
 budgets = st.lists(st.floats(1e-3, 1e3), min_size=5, max_size=5).map(lambda v: torch.tensor(v, dtype=torch.float64))
 log_budgets = st.lists(st.floats(-3, 3), min_size=5, max_size=5).map(
-    lambda v: torch.tensor([10.0**e for e in v], dtype=torch.float64))
+    lambda v: torch.tensor([10.0**e for e in v], dtype=torch.float64)
+)
 
 
 def spd(n: int, seed: int, cond: float) -> torch.Tensor:
@@ -41,7 +42,8 @@ def constraints():
         st.floats(0.01, 10).map(lambda e: LpBall(e, 2)),
         log_budgets.map(Ellipsoid.from_budgets),
         st.tuples(st.integers(0, 1000), st.floats(1, 1e4), st.floats(0.1, 5)).map(
-            lambda t: Ellipsoid(spd(5, t[0], t[1]), eps=t[2])),
+            lambda t: Ellipsoid(spd(5, t[0], t[1]), eps=t[2])
+        ),
         st.floats(0.1, 10).map(lambda w: Box(-torch.full((5,), w), torch.full((5,), 2 * w))),
     )
 
@@ -72,7 +74,7 @@ def test_projection_is_closest_point(c, v):
     d_proj = (v - p).norm(dim=1)
     for _ in range(5):
         s = c.sample(center, g)
-        if isinstance(c, LpBall) and c.p == 2 or isinstance(c, Ellipsoid | Box):
+        if (isinstance(c, LpBall) and c.p == 2) or isinstance(c, Ellipsoid | Box):
             assert bool(((v - s).norm(dim=1) >= d_proj - 1e-9).all())
 
 
@@ -113,9 +115,12 @@ def test_full_spd_ellipsoid_against_scipy_minimize(seed, cond, v_np):
     x = E.project(v, torch.zeros_like(v))[0].numpy()
     Mn = M.numpy()
     res = scipy.optimize.minimize(
-        lambda y: 0.5 * np.sum((y - v_np) ** 2), x0=np.zeros(4), jac=lambda y: y - v_np,
+        lambda y: 0.5 * np.sum((y - v_np) ** 2),
+        x0=np.zeros(4),
+        jac=lambda y: y - v_np,
         constraints=[{"type": "ineq", "fun": lambda y: 1.0 - y @ Mn @ y, "jac": lambda y: -2 * Mn @ y}],
-        method="SLSQP", options={"ftol": 1e-14, "maxiter": 500},
+        method="SLSQP",
+        options={"ftol": 1e-14, "maxiter": 500},
     )
     ours = 0.5 * np.sum((x - v_np) ** 2)
     assert x @ Mn @ x <= 1 + 1e-9

@@ -21,8 +21,9 @@ def _adv_acc(model, x_adv, y) -> int:
 def test_pgd_matches_torchattacks(digits_model, p, eps, alpha, cls, early_stop):
     model, x, y, _ = digits_model
     x, y = x[:200], y[:200]
-    ours = Attack(Misclassification(), PixelSpace(eps=eps, p=p),
-                  PGD(steps=10, alpha=alpha, early_stop=early_stop))(model, x, y)
+    ours = Attack(Misclassification(), PixelSpace(eps=eps, p=p), PGD(steps=10, alpha=alpha, early_stop=early_stop))(
+        model, x, y
+    )
     theirs = getattr(torchattacks, cls)(model, eps=eps, alpha=alpha, steps=10, random_start=False)(x, y)
     ours_acc = int((~ours.success).sum())
     theirs_acc = _adv_acc(model, theirs, y)

@@ -14,8 +14,13 @@ from semadv.errors import RegistryError
 from semadv.search.base import Search
 from semadv.spaces.base import Space
 
-SEARCH_ARGS: dict[str, dict] = {"pgd": {"steps": 2}, "fab": {"steps": 2}, "adam": {"steps": 2},
-                                "random": {"samples": 2}, "grid": {"points": 2}}
+SEARCH_ARGS: dict[str, dict] = {
+    "pgd": {"steps": 2},
+    "fab": {"steps": 2},
+    "adam": {"steps": 2},
+    "random": {"samples": 2},
+    "grid": {"points": 2},
+}
 
 
 @pytest.mark.parametrize("name", list_registered("search"))
@@ -56,6 +61,11 @@ def test_cli_version_and_list():
 
 
 def test_cli_demo_prints_table():
-    out = subprocess.run([sys.executable, "-m", "semadv.cli", "demo", "--n", "40"], capture_output=True,
-                         text=True, timeout=300, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "semadv.cli", "demo", "--n", "40"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     assert "pixel PGD-Linf" in out and "transform PGD" in out and "clean test accuracy" in out

@@ -24,8 +24,17 @@ def smooth_rgb(B: int = 2, H: int = 8, W: int = 8, dtype=torch.float64) -> torch
 
 # interior test points for every parameter (away from kinks such as clamping or σ≈0)
 GRAD_POINTS = {
-    "brightness": 0.05, "contrast": 1.1, "saturation": 1.2, "hue": 0.3, "gamma": 1.3, "rotation": 12.0,
-    "scale": 1.1, "translate_x": 0.07, "translate_y": -0.05, "blur": 0.8, "fog": 0.7,
+    "brightness": 0.05,
+    "contrast": 1.1,
+    "saturation": 1.2,
+    "hue": 0.3,
+    "gamma": 1.3,
+    "rotation": 12.0,
+    "scale": 1.1,
+    "translate_x": 0.07,
+    "translate_y": -0.05,
+    "blur": 0.8,
+    "fog": 0.7,
 }
 
 

@@ -55,12 +55,17 @@ class Attack:
             )
         if self.search.needs_margins and not callable(getattr(self.goal, "margins", None)):
             raise IncompatibleError(
-                f"{type(self.search).__name__} follows decision boundaries but goal {self.goal!r} "
-                "has no margins()"
+                f"{type(self.search).__name__} follows decision boundaries but goal {self.goal!r} has no margins()"
             )
 
-    def __call__(self, victim: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                 target: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> AttackResult:
+    def __call__(
+        self,
+        victim: Callable[[torch.Tensor], torch.Tensor],
+        x: torch.Tensor,
+        target: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> AttackResult:
         """Attack a batch. ``target``: true labels (untargeted) or wanted labels (targeted)."""
         start = time.perf_counter()
         if not callable(victim):
@@ -71,8 +76,9 @@ class Attack:
             clean_img = check_images(self.space.decode(z0, x), "decoded clean image")
             clean_out = check_finite(victim(clean_img), "victim outputs")
         if clean_out.dim() == 0 or clean_out.shape[0] != x.shape[0]:
-            raise InputError(f"batch size mismatch: victim returned shape {tuple(clean_out.shape)} for "
-                             f"{x.shape[0]} inputs")
+            raise InputError(
+                f"batch size mismatch: victim returned shape {tuple(clean_out.shape)} for {x.shape[0]} inputs"
+            )
         target = self.goal.check_target(target, clean_out)
         problem = Problem.create(victim, self.goal, self.space, x, z0, target)
         warnings: list[str] = []
@@ -103,7 +109,8 @@ class Attack:
             success=success.cpu(),
             distance=distance.detach().cpu(),
             loss=loss.detach().cpu(),
-            queries=problem.queries.cpu() + 1,  # + the verification query
+            # every victim evaluation of the sample: clean, checks, search, verification
+            queries=problem.queries.cpu() + 2 + (1 if self.checks else 0),
             steps=out.steps.cpu(),
             z_adv=z.cpu(),
             x_adv=x_adv.detach().cpu(),

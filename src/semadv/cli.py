@@ -31,7 +31,9 @@ def main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log INFO messages."),
 ) -> None:
     """semadv: does your vision model survive semantic changes?"""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command("list")
@@ -62,22 +64,30 @@ def demo(n: int = typer.Option(200, help="test digits to attack"), seed: int = t
 
     with console.status("training a tiny CNN on scikit-learn digits and attacking it …"):
         acc, train_s, rows = run_demo(n=n, seed=seed)
-    console.print(f"victim: TinyCNN on sklearn digits (16×16), clean test accuracy {acc:.1%}, "
-                  f"trained in {train_s:.1f} s")
+    console.print(
+        f"victim: TinyCNN on sklearn digits (16×16), clean test accuracy {acc:.1%}, trained in {train_s:.1f} s"
+    )
     table = Table(title=f"semadv demo — {n} test digits, untargeted misclassification")
     for col in ("attack", "success", "robust acc", "median dist (success)", "queries/sample", "time s"):
         table.add_column(col, justify="right" if col != "attack" else "left")
     for row in rows:
         r = row.result
         s = r.summary()
-        table.add_row(row.name, f"{s['success_rate']:.1%}", f"{1 - s['success_rate']:.1%}",
-                      _fmt(s["median_distance"]), f"{s['mean_queries']:.1f}", f"{r.wall_time:.2f}")
+        table.add_row(
+            row.name,
+            f"{s['success_rate']:.1%}",
+            f"{1 - s['success_rate']:.1%}",
+            _fmt(s["median_distance"]),
+            f"{s['mean_queries']:.1f}",
+            f"{r.wall_time:.2f}",
+        )
     console.print(table)
     warned = [w for row in rows for w in row.result.warnings]
     for w in warned:
         console.print(f"[yellow]warning:[/yellow] {w}")
-    console.print("distance is measured in each space's own metric (L∞/L2 of pixels; L∞ of normalised "
-                  "transform parameters).")
+    console.print(
+        "distance is measured in each space's own metric (L∞/L2 of pixels; L∞ of normalised transform parameters)."
+    )
 
 
 if __name__ == "__main__":

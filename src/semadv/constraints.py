@@ -166,12 +166,17 @@ class Box(Constraint):
             raise ConstraintError("box bounds must be finite")
         if bool((hi_t <= lo_t).any()):
             bad = (hi_t <= lo_t).nonzero()[0].tolist()
-            raise ConstraintError(f"box needs lo < hi everywhere; at index {bad}: lo={lo_t[tuple(bad)].item()!r}, "
-                                  f"hi={hi_t[tuple(bad)].item()!r}")
+            raise ConstraintError(
+                f"box needs lo < hi everywhere; at index {bad}: lo={lo_t[tuple(bad)].item()!r}, "
+                f"hi={hi_t[tuple(bad)].item()!r}"
+            )
         self.lo, self.hi = lo_t, hi_t
 
     def _b(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return (self.lo.to(device=like.device, dtype=like.dtype), self.hi.to(device=like.device, dtype=like.dtype))
+        return (
+            self.lo.to(device=like.device, dtype=like.dtype),
+            self.hi.to(device=like.device, dtype=like.dtype),
+        )
 
     def norm(self, delta: torch.Tensor) -> torch.Tensor:
         return _flat(self.whiten(delta)).abs().amax(dim=1)

@@ -22,18 +22,23 @@ class TinyCNN(nn.Module):
     def __init__(self, channels: int = 1, classes: int = 10, width: int = 16) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(2 * width, 2 * width, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten(), nn.LazyLinear(classes),
+            nn.Conv2d(channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.LazyLinear(classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
-def train_digits_classifier(seed: int = 0, epochs: int = 15, size: int = 16
-                            ) -> tuple[nn.Module, torch.Tensor, torch.Tensor, float]:
+def train_digits_classifier(
+    seed: int = 0, epochs: int = 15, size: int = 16
+) -> tuple[nn.Module, torch.Tensor, torch.Tensor, float]:
     """Train :class:`TinyCNN` on the digits training split (seconds on a CPU).
 
     Returns the model (eval mode), the test images and labels, and the test accuracy.
@@ -48,7 +53,7 @@ def train_digits_classifier(seed: int = 0, epochs: int = 15, size: int = 16
     for _ in range(epochs):
         perm = torch.randperm(len(ytr), generator=g)
         for i in range(0, len(ytr), 64):
-            idx = perm[i:i + 64]
+            idx = perm[i : i + 64]
             loss = nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
             opt.zero_grad()
             loss.backward()
@@ -76,9 +81,15 @@ def run_demo(n: int = 200, seed: int = 0) -> tuple[float, float, list[DemoRow]]:
     x, y = xte[:n], yte[:n]
     goal = Misclassification()
     g = torch.Generator().manual_seed(seed)
-    transforms = TransformSpace(rotation=(-25.0, 25.0), scale=(0.8, 1.2), translate_x=(-0.12, 0.12),
-                                translate_y=(-0.12, 0.12), brightness=(-0.2, 0.2), contrast=(0.6, 1.4),
-                                blur=(0.0, 1.0))
+    transforms = TransformSpace(
+        rotation=(-25.0, 25.0),
+        scale=(0.8, 1.2),
+        translate_x=(-0.12, 0.12),
+        translate_y=(-0.12, 0.12),
+        brightness=(-0.2, 0.2),
+        contrast=(0.6, 1.4),
+        blur=(0.0, 1.0),
+    )
     attacks = {
         "pixel PGD-Linf eps=0.1": Attack(goal, PixelSpace(eps=0.1), PGD(steps=20, alpha=0.02)),
         "pixel PGD-L2 eps=1.0": Attack(goal, PixelSpace(eps=1.0, p=2), PGD(steps=20, alpha=0.2)),

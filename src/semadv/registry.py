@@ -49,9 +49,7 @@ def build(kind: str, name: str, /, *args: Any, **kwargs: Any) -> Any:
     _ensure_loaded()
     table = _kind(kind)
     if name not in table:
-        raise RegistryError(
-            f"unknown {kind} {name!r}; registered {kind}s: {', '.join(sorted(table)) or '(none)'}"
-        )
+        raise RegistryError(f"unknown {kind} {name!r}; registered {kind}s: {', '.join(sorted(table)) or '(none)'}")
     return table[name](*args, **kwargs)
 
 

@@ -86,8 +86,16 @@ class Problem:
         target: torch.Tensor | None,
     ) -> Problem:
         n = x.shape[0]
-        return cls(victim, goal, space, x, z0, target,
-                   torch.arange(n, device=x.device), torch.zeros(n, dtype=torch.int64, device=x.device))
+        return cls(
+            victim,
+            goal,
+            space,
+            x,
+            z0,
+            target,
+            torch.arange(n, device=x.device),
+            torch.zeros(n, dtype=torch.int64, device=x.device),
+        )
 
     @property
     def batch(self) -> int:

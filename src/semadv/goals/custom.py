@@ -18,9 +18,12 @@ class LossGoal:
     ``margins`` is ``threshold − loss`` (one column), so boundary searches such as FAB also work.
     """
 
-    def __init__(self, loss_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
-                 threshold: float = 0.0,
-                 reached_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+        threshold: float = 0.0,
+        reached_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor] | None = None,
+    ) -> None:
         if not callable(loss_fn):
             raise InputError(f"loss_fn must be callable; got {type(loss_fn).__name__}")
         self.loss_fn = loss_fn
@@ -34,8 +37,10 @@ class LossGoal:
             )
         value = self.loss_fn(outputs, target)
         if not isinstance(value, torch.Tensor) or value.shape != (outputs.shape[0],):
-            raise InputError(f"loss_fn must return a (B,) tensor with B={outputs.shape[0]}; got "
-                             f"{getattr(value, 'shape', type(value).__name__)}")
+            raise InputError(
+                f"loss_fn must return a (B,) tensor with B={outputs.shape[0]}; got "
+                f"{getattr(value, 'shape', type(value).__name__)}"
+            )
         return target
 
     def loss(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:

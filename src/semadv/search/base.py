@@ -35,8 +35,9 @@ class Best:
         self.reached = reached.clone()
         self.value = value.detach().clone()
 
-    def update(self, z: torch.Tensor, reached: torch.Tensor, value: torch.Tensor,
-               rows: torch.Tensor | None = None) -> None:
+    def update(
+        self, z: torch.Tensor, reached: torch.Tensor, value: torch.Tensor, rows: torch.Tensor | None = None
+    ) -> None:
         if rows is None:
             rows = torch.arange(z.shape[0], device=z.device)
         br, bv = self.reached[rows], self.value[rows]
@@ -81,8 +82,9 @@ class Search(ABC):
         return SearchOutput(best.z[win], total_steps)
 
     @abstractmethod
-    def run(self, problem: Problem, first: torch.Tensor,
-            generator: torch.Generator | None) -> tuple[Best, torch.Tensor]:
+    def run(
+        self, problem: Problem, first: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[Best, torch.Tensor]:
         """Search every row; ``first`` marks the rows of the first restart (which start at z0 unless
         the search starts randomly). Return the best iterates and the (rows,) steps taken."""
 

@@ -32,8 +32,14 @@ def _pnorm(u: torch.Tensor, p: float) -> torch.Tensor:
     return u.abs().amax(dim=1) if p == math.inf else u.norm(dim=1)
 
 
-def hyperplane_step(w: torch.Tensor, c: torch.Tensor, lo: torch.Tensor | None, hi: torch.Tensor | None,
-                    p: float, iters: int = 50) -> torch.Tensor:
+def hyperplane_step(
+    w: torch.Tensor,
+    c: torch.Tensor,
+    lo: torch.Tensor | None,
+    hi: torch.Tensor | None,
+    p: float,
+    iters: int = 50,
+) -> torch.Tensor:
     """Minimum-‖δ‖_p solution of ⟨w, δ⟩ = c subject to lo ≤ δ ≤ hi (rows of (B, D); lo ≤ 0 ≤ hi).
 
     Unbounded: closed form (δ = c·w/‖w‖² for p = 2; δ = c·sign(w)/‖w‖₁ for p = ∞). Bounded: the KKT
@@ -43,16 +49,14 @@ def hyperplane_step(w: torch.Tensor, c: torch.Tensor, lo: torch.Tensor | None, h
     """
 
     s = torch.sign(c)
-    if p == 2:
-        d = s[:, None] * w
-    else:
-        d = s[:, None] * torch.sign(w)
+    d = s[:, None] * w if p == 2 else s[:, None] * torch.sign(w)
     if lo is None or hi is None:
         if p == 2:
             return c[:, None] * w / (w * w).sum(dim=1, keepdim=True).clamp_min(_TINY)
         return (c / w.abs().sum(dim=1).clamp_min(_TINY))[:, None] * torch.sign(w)
-    ratio = torch.where(d > 0, hi / d.clamp_min(_TINY),
-                        torch.where(d < 0, lo / d.clamp_max(-_TINY), torch.zeros_like(d)))
+    ratio = torch.where(
+        d > 0, hi / d.clamp_min(_TINY), torch.where(d < 0, lo / d.clamp_max(-_TINY), torch.zeros_like(d))
+    )
     t_lo = torch.zeros_like(c)
     t_hi = ratio.amax(dim=1)
     target = c.abs()
@@ -80,18 +84,28 @@ class FAB(Search):
 
     needs_margins = True
 
-    def __init__(self, steps: int = 10, restarts: int = 1, alpha_max: float = 0.1, eta: float = 1.05,
-                 beta: float = 0.9, start_radius: float | None = None) -> None:
+    def __init__(
+        self,
+        steps: int = 10,
+        restarts: int = 1,
+        alpha_max: float = 0.1,
+        eta: float = 1.05,
+        beta: float = 0.9,
+        start_radius: float | None = None,
+    ) -> None:
         super().__init__(restarts)
         self.steps = check_int(steps, "steps")
         if not 0 <= alpha_max <= 1 or not 0 < beta <= 1 or eta < 1:
-            raise InputError(f"need 0 <= alpha_max <= 1, 0 < beta <= 1, eta >= 1; got alpha_max={alpha_max!r}, "
-                             f"beta={beta!r}, eta={eta!r}")
+            raise InputError(
+                f"need 0 <= alpha_max <= 1, 0 < beta <= 1, eta >= 1; got alpha_max={alpha_max!r}, "
+                f"beta={beta!r}, eta={eta!r}"
+            )
         self.alpha_max, self.eta, self.beta = float(alpha_max), float(eta), float(beta)
         self.start_radius = None if start_radius is None else check_positive(start_radius, "start_radius")
 
-    def run(self, problem: Problem, first: torch.Tensor,
-            generator: torch.Generator | None) -> tuple[Best, torch.Tensor]:
+    def run(
+        self, problem: Problem, first: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[Best, torch.Tensor]:
         space, z0 = problem.space, problem.z0
         n = problem.batch
         p = space.p
@@ -159,7 +173,8 @@ class FAB(Search):
             for k in range(K):
                 col = m[:, k]
                 fin = torch.isfinite(col)
-                (g,) = torch.autograd.grad(torch.where(fin, col, torch.zeros_like(col)).sum(), uu,
-                                           retain_graph=k < K - 1)
+                (g,) = torch.autograd.grad(
+                    torch.where(fin, col, torch.zeros_like(col)).sum(), uu, retain_graph=k < K - 1
+                )
                 grads.append(g)
         return m.detach(), torch.stack(grads, dim=1)

@@ -19,8 +19,9 @@ from semadv.search.base import Best, Search
 from semadv.types import Problem
 
 
-def _start(problem: Problem, first: torch.Tensor, random_start: bool,
-           generator: torch.Generator | None) -> torch.Tensor:
+def _start(
+    problem: Problem, first: torch.Tensor, random_start: bool, generator: torch.Generator | None
+) -> torch.Tensor:
     z0 = problem.z0
     if not random_start and bool(first.all()):
         return z0.clone()
@@ -53,8 +54,14 @@ class PGD(Search):
         early_stop: stop updating a sample as soon as its goal is reached.
     """
 
-    def __init__(self, steps: int = 10, alpha: float | None = None, restarts: int = 1,
-                 random_start: bool = False, early_stop: bool = True) -> None:
+    def __init__(
+        self,
+        steps: int = 10,
+        alpha: float | None = None,
+        restarts: int = 1,
+        random_start: bool = False,
+        early_stop: bool = True,
+    ) -> None:
         super().__init__(restarts)
         self.steps = check_int(steps, "steps", minimum=1)
         self.alpha = None if alpha is None else check_positive(alpha, "alpha")
@@ -66,8 +73,9 @@ class PGD(Search):
             return self.alpha
         return 2.5 * problem.space.radius / self.steps
 
-    def run(self, problem: Problem, first: torch.Tensor,
-            generator: torch.Generator | None) -> tuple[Best, torch.Tensor]:
+    def run(
+        self, problem: Problem, first: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[Best, torch.Tensor]:
         space, z0 = problem.space, problem.z0
         alpha = self.step_size(problem)
         z = _start(problem, first, self.random_start, generator)
@@ -130,8 +138,15 @@ class AdamPenalty(Search):
         early_stop: stop a sample once reached (otherwise keep shrinking its distance).
     """
 
-    def __init__(self, steps: int = 100, lr: float = 0.01, penalty: float = 0.0, tv: float = 0.0,
-                 restarts: int = 1, early_stop: bool = False) -> None:
+    def __init__(
+        self,
+        steps: int = 100,
+        lr: float = 0.01,
+        penalty: float = 0.0,
+        tv: float = 0.0,
+        restarts: int = 1,
+        early_stop: bool = False,
+    ) -> None:
         super().__init__(restarts)
         self.steps = check_int(steps, "steps")
         self.lr = check_positive(lr, "lr")
@@ -140,8 +155,9 @@ class AdamPenalty(Search):
         self.penalty, self.tv = float(penalty), float(tv)
         self.early_stop = bool(early_stop)
 
-    def run(self, problem: Problem, first: torch.Tensor,
-            generator: torch.Generator | None) -> tuple[Best, torch.Tensor]:
+    def run(
+        self, problem: Problem, first: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[Best, torch.Tensor]:
         space, z0 = problem.space, problem.z0
         z = _start(problem, first, False, generator).detach().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=self.lr)

@@ -33,8 +33,9 @@ class _CubeSearch(Search):
             return torch.where(reached, problem.space.distance(z, problem.z0), loss)
         return loss
 
-    def run(self, problem: Problem, first: torch.Tensor,
-            generator: torch.Generator | None) -> tuple[Best, torch.Tensor]:
+    def run(
+        self, problem: Problem, first: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[Best, torch.Tensor]:
         z0 = problem.z0
         n = problem.batch
         ev = problem.evaluate(z0)
@@ -59,8 +60,9 @@ class _CubeSearch(Search):
 class RandomSearch(_CubeSearch):
     """Uniform random search: ``samples`` points of the unit cube per sample."""
 
-    def __init__(self, samples: int = 100, restarts: int = 1, early_stop: bool = True,
-                 minimize_distance: bool = False) -> None:
+    def __init__(
+        self, samples: int = 100, restarts: int = 1, early_stop: bool = True, minimize_distance: bool = False
+    ) -> None:
         super().__init__(restarts, early_stop, minimize_distance)
         self.samples = check_int(samples, "samples")
 
@@ -74,8 +76,13 @@ class RandomSearch(_CubeSearch):
 class GridSearch(_CubeSearch):
     """Exhaustive grid with ``points`` values per dimension (including both ends) of the unit cube."""
 
-    def __init__(self, points: int = 5, max_evaluations: int = 100_000, early_stop: bool = True,
-                 minimize_distance: bool = False) -> None:
+    def __init__(
+        self,
+        points: int = 5,
+        max_evaluations: int = 100_000,
+        early_stop: bool = True,
+        minimize_distance: bool = False,
+    ) -> None:
         super().__init__(1, early_stop, minimize_distance)
         self.points_per_dim = check_int(points, "points", minimum=2)
         self.max_evaluations = check_int(max_evaluations, "max_evaluations")
@@ -84,7 +91,9 @@ class GridSearch(_CubeSearch):
         D = problem.space.cube_dim(problem.z0)
         total = self.points_per_dim**D if D < 64 else math.inf
         if total > self.max_evaluations:
-            raise InputError(f"grid of {self.points_per_dim}^{D} = {total} points exceeds "
-                             f"max_evaluations={self.max_evaluations}; use random search or fewer points")
+            raise InputError(
+                f"grid of {self.points_per_dim}^{D} = {total} points exceeds "
+                f"max_evaluations={self.max_evaluations}; use random search or fewer points"
+            )
         axis = torch.linspace(0, 1, self.points_per_dim, dtype=problem.z0.dtype)
         return [torch.stack(pt).expand(problem.batch, D) for pt in itertools.product(axis, repeat=D)]

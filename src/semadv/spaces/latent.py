@@ -25,8 +25,12 @@ class LatentSpace(Space):
 
     source = "latent"
 
-    def __init__(self, generator: Callable[[torch.Tensor], torch.Tensor], constraint: Constraint,
-                 V: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        generator: Callable[[torch.Tensor], torch.Tensor],
+        constraint: Constraint,
+        V: torch.Tensor | None = None,
+    ) -> None:
         if not callable(generator):
             raise InputError(f"generator must be callable; got {type(generator).__name__}")
         super().__init__(constraint)
@@ -35,8 +39,10 @@ class LatentSpace(Space):
 
     def check_source(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.dim() != 2:
-            raise InputError(f"LatentSpace source must be latent codes of shape (B, d); got "
-                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+            raise InputError(
+                f"LatentSpace source must be latent codes of shape (B, d); got "
+                f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
+            )
         if self.subspace is not None and x.shape[1] != self.subspace.d:
             raise InputError(f"latent dim {x.shape[1]} does not match directions V of dim {self.subspace.d}")
         return x

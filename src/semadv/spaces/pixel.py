@@ -26,8 +26,9 @@ class PixelSpace(Space):
     (as in Madry et al. 2018 and torchattacks); for L∞ this is the exact projection.
     """
 
-    def __init__(self, eps: float | None = None, p: float | str = math.inf,
-                 constraint: Constraint | None = None) -> None:
+    def __init__(
+        self, eps: float | None = None, p: float | str = math.inf, constraint: Constraint | None = None
+    ) -> None:
         if constraint is None:
             if eps is None:
                 raise ConstraintError("PixelSpace needs eps or a constraint")

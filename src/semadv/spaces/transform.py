@@ -88,8 +88,8 @@ def apply_transforms(img: torch.Tensor, params: Mapping[str, torch.Tensor], blur
     for k in params:
         if k not in SPECS:
             raise InputError(f"unknown transform parameter {k!r}; known: {', '.join(SPECS)}")
-    get: Callable[[str], torch.Tensor] = lambda k: params[k] if k in params else torch.full(  # noqa: E731
-        (B,), SPECS[k].identity, dtype=img.dtype, device=img.device
+    get: Callable[[str], torch.Tensor] = lambda k: (
+        params[k] if k in params else torch.full((B,), SPECS[k].identity, dtype=img.dtype, device=img.device)
     )
     out = img
     if "brightness" in params:

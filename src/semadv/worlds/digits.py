@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from semadv.checks import check_int
 
 
-def load_digits(size: int = 16, seed: int = 0, test_fraction: float = 0.25
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def load_digits(
+    size: int = 16, seed: int = 0, test_fraction: float = 0.25
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Return ``(x_train, y_train, x_test, y_test)``; images (N, 1, size, size) in [0, 1], float32.
 
     The 8×8 originals (values 0–16) are scaled to [0, 1] and bilinearly resized to ``size``. The split
