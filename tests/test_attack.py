@@ -95,6 +95,23 @@ def test_sanity_zero_gradient():
     assert ok.warnings == ()
 
 
+def test_attack_cross_check_flags_obfuscated_gradients():
+    class Masked(nn.Module):
+        """Gradient is zero (detached input) but the decision is an honest threshold."""
+
+        def forward(self, x):
+            return Mean2()(x.detach())
+
+    atk = Attack(Misclassification(), PixelSpace(eps=0.4), PGD(steps=3), cross_check=RandomSearch(samples=50))
+    r = atk(Masked(), X, Y, generator=torch.Generator().manual_seed(0))
+    assert not bool(r.success.any())
+    assert any("black-box search succeeded" in w for w in r.warnings)
+    honest = atk(Mean2(), X, Y, generator=torch.Generator().manual_seed(0))
+    assert bool(honest.success.all()) and not any("black-box" in w for w in honest.warnings)
+    with pytest.raises(IncompatibleError, match="cross_check"):
+        Attack(Misclassification(), PixelSpace(eps=0.2), RandomSearch(), cross_check=RandomSearch())
+
+
 def test_black_box_beats_gradient_flag():
     assert check_black_box_vs_gradient(torch.tensor([True, False]), torch.tensor([True, True]))
     assert not check_black_box_vs_gradient(torch.tensor([True, False]), torch.tensor([False, False]))

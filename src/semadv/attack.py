@@ -33,12 +33,16 @@ class Attack:
         space: where to search (threat model).
         search: how to search.
         checks: run the AutoAttack-style sanity checks (one extra forward and one forward+backward).
+        cross_check: optional black-box search run on the same problem after a gradient search; if it
+            succeeds where the gradient search failed, a warning flags possible gradient obfuscation
+            (AutoAttack's "black-box beats white-box" flag). Its successes are not merged into the result.
     """
 
     goal: Goal
     space: Space
     search: Search
     checks: bool = True
+    cross_check: Search | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.space, Space):
@@ -53,6 +57,8 @@ class Attack:
                 f"{type(self.search).__name__} needs gradients but {type(self.space).__name__} is not "
                 "differentiable; use a black-box search (random, grid)"
             )
+        if self.cross_check is not None and (self.cross_check.needs_gradient or not self.search.needs_gradient):
+            raise IncompatibleError("cross_check must be a black-box search checking a gradient search")
         if self.search.needs_margins and not callable(getattr(self.goal, "margins", None)):
             raise IncompatibleError(
                 f"{type(self.search).__name__} follows decision boundaries but goal {self.goal!r} has no margins()"
@@ -103,6 +109,12 @@ class Attack:
             success = self.goal.reached(adv_out, target).bool()
             loss = self.goal.loss(adv_out, target)
         distance = self.space.distance(z, z0)
+        if self.cross_check is not None:
+            bb = self.space.project(self.cross_check(problem, generator).z.detach(), z0)
+            with torch.no_grad():
+                bb_success = self.goal.reached(victim(self.space.decode(bb, x)), target).bool()
+            problem.queries.add_(1)
+            warnings += sanity.check_black_box_vs_gradient(success, bb_success)
         for w in warnings:
             log.warning(w)
         return AttackResult(

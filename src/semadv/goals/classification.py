@@ -9,6 +9,12 @@ from semadv.errors import InputError
 from semadv.registry import register
 
 
+def _labels(target: torch.Tensor | None) -> torch.Tensor:
+    if target is None:
+        raise InputError("misclassification needs labels: true labels (untargeted) or target labels")
+    return target
+
+
 def _other_max(logits: torch.Tensor, cls: torch.Tensor) -> torch.Tensor:
     """max_{j ≠ cls} logits_j, (B,)."""
     masked = logits.masked_fill(F.one_hot(cls, logits.shape[1]).bool(), float("-inf"))
@@ -57,7 +63,7 @@ class Misclassification:
         return target.long()
 
     def loss(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
-        assert target is not None
+        target = _labels(target)
         if self.loss_name == "ce":
             ce = F.cross_entropy(outputs, target, reduction="none")
             return ce if self.targeted else -ce
@@ -67,12 +73,12 @@ class Misclassification:
         return m.clamp_min(-self.kappa)
 
     def reached(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
-        assert target is not None
+        target = _labels(target)
         pred = outputs.argmax(dim=1)
         return pred == target if self.targeted else pred != target
 
     def margins(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
-        assert target is not None
+        target = _labels(target)
         own = outputs.gather(1, target[:, None])
         if self.targeted:
             return own - _other_max(outputs, target)[:, None]

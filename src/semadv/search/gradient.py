@@ -82,19 +82,21 @@ class PGD(Search):
         n = problem.batch
         steps = torch.zeros(n, dtype=torch.int64, device=z.device)
         rows = torch.arange(n, device=z.device)  # rows still being optimised
-        best: Best | None = None
+        best = Best(
+            z,
+            torch.zeros(n, dtype=torch.bool, device=z.device),
+            torch.full((n,), float("inf"), dtype=z.dtype, device=z.device),
+        )
         for t in range(self.steps + 1):
             sub = problem if rows.numel() == n else problem.subset(rows)
             zr = z if rows.numel() == n else z[rows]
             last = t == self.steps
             ev = sub.evaluate(zr) if last else sub.evaluate_with_grad(zr)
-            if best is None:
-                best = Best(z, ev.reached, ev.loss)
-            else:
-                best.update(zr, ev.reached, ev.loss, rows)
+            best.update(zr, ev.reached, ev.loss, rows)
             if last:
                 break
-            assert ev.grad is not None
+            if ev.grad is None:  # pragma: no cover - evaluate_with_grad always returns one
+                raise RuntimeError("gradient evaluation returned no gradient")
             keep = ~ev.reached if self.early_stop else torch.ones_like(ev.reached)
             if not bool(keep.all()):
                 rows, zr, grad = rows[keep], zr[keep], ev.grad[keep]
@@ -110,7 +112,6 @@ class PGD(Search):
                 z = z.clone()
                 z[rows] = znew
             steps[rows] += 1
-        assert best is not None
         return best, steps
 
 
@@ -164,7 +165,11 @@ class AdamPenalty(Search):
         n = problem.batch
         steps = torch.zeros(n, dtype=torch.int64, device=z0.device)
         active = torch.ones(n, dtype=torch.bool, device=z0.device)
-        best: Best | None = None
+        best = Best(
+            z,
+            torch.zeros(n, dtype=torch.bool, device=z0.device),
+            torch.full((n,), float("inf"), dtype=z0.dtype, device=z0.device),
+        )
         for t in range(self.steps + 1):
             opt.zero_grad(set_to_none=True)
             with torch.enable_grad():
@@ -175,10 +180,7 @@ class AdamPenalty(Search):
             with torch.no_grad():
                 reached = problem.goal.reached(out.detach(), problem.target)
                 value = torch.where(reached, dist.detach(), loss.detach())
-                if best is None:
-                    best = Best(z, reached, value)
-                else:
-                    best.update(z.detach(), reached, value)
+                best.update(z.detach(), reached, value)
                 if self.early_stop:
                     active &= ~reached
             if t == self.steps or not bool(active.any()):
@@ -190,5 +192,4 @@ class AdamPenalty(Search):
                 mask = active.reshape((-1,) + (1,) * (z.dim() - 1))
                 z.copy_(torch.where(mask, space.project(z, z0), z_prev))
             steps += active.long()
-        assert best is not None
         return best, steps

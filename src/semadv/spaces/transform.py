@@ -108,11 +108,11 @@ def apply_transforms(img: torch.Tensor, params: Mapping[str, torch.Tensor], blur
     if any(k in params for k in ("rotation", "scale", "translate_x", "translate_y")):
         out = _affine(out, {k: get(k) for k in ("rotation", "scale", "translate_x", "translate_y")})
     if "blur" in params:
-        k = blur_kernel or 2 * math.ceil(3 * float(params["blur"].detach().max())) + 1
+        ksize = blur_kernel or 2 * math.ceil(3 * float(params["blur"].detach().max())) + 1
         limit = 2 * min(out.shape[-2:]) - 1  # reflect padding needs kernel//2 < image side
-        k = max(3, min(k, limit if limit % 2 else limit - 1))
+        ksize = max(3, min(ksize, limit if limit % 2 else limit - 1))
         sigma = params["blur"].clamp_min(1e-2).reshape(B, 1).expand(B, 2)
-        out = kornia.filters.gaussian_blur2d(out, (k, k), sigma, border_type="reflect")
+        out = kornia.filters.gaussian_blur2d(out, (ksize, ksize), sigma, border_type="reflect")
     if "fog" in params:
         out = _fog(out, params["fog"])
     return out.clamp(0.0, 1.0)
