@@ -148,11 +148,12 @@ def test_result_fields_and_queries():
     for f in ("success", "distance", "loss", "queries", "steps"):
         assert getattr(r, f).shape == (4,)
     assert r.x_adv.shape == X.shape and r.z_adv.shape == X.shape
-    # clean + determinism + gradient check + 7 search evaluations (6 steps, early stop) + verification
+    # clean (with gradient, reused by the check and PGD's first step) + determinism + 6 new search
+    # evaluations (6 steps, early stop) + verification
     assert bool(r.success.all()) and r.steps.tolist() == [6] * 4
-    assert r.queries.tolist() == [1 + 1 + 1 + 7 + 1] * 4
+    assert r.queries.tolist() == [1 + 1 + 6 + 1] * 4
     quiet = Attack(Misclassification(), PixelSpace(eps=0.2), PGD(steps=10, alpha=0.02), checks=False)(Mean2(), X, Y)
-    assert quiet.queries.tolist() == [1 + 7 + 1] * 4 and quiet.warnings == ()
+    assert quiet.queries.tolist() == [1 + 6 + 1] * 4 and quiet.warnings == ()
     import dataclasses
 
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -19,7 +19,7 @@ from semadv.checks import check_finite, check_images
 from semadv.errors import IncompatibleError, InputError
 from semadv.search.base import Search
 from semadv.spaces.base import Space
-from semadv.types import AttackResult, Goal, Problem
+from semadv.types import AttackResult, Evaluation, Goal, Problem
 
 log = logging.getLogger(__name__)
 
@@ -73,27 +73,39 @@ class Attack:
         generator: torch.Generator | None = None,
     ) -> AttackResult:
         """Attack a batch. ``target``: true labels (untargeted) or wanted labels (targeted)."""
-        start = time.perf_counter()
+        t_start = time.perf_counter()
         if not callable(victim):
             raise InputError(f"victim must be callable; got {type(victim).__name__}")
         x = self.space.check_source(x)
         z0 = self.space.encode(x).detach()
-        with torch.no_grad():
-            clean_img = check_images(self.space.decode(z0, x), "decoded clean image")
-            clean_out = check_finite(victim(clean_img), "victim outputs")
+        # The clean evaluation keeps its gradient when a gradient search or the checks will need it, so
+        # that PGD's first step and the zero-gradient check reuse it instead of running the victim again.
+        need_grad = self.space.differentiable and (self.search.needs_gradient or self.checks)
+        with torch.set_grad_enabled(need_grad):
+            zz = z0.clone().requires_grad_(need_grad)
+            clean_img = self.space.decode(zz, x)
+            check_images(clean_img.detach(), "decoded clean image")
+            clean_out = victim(clean_img)
+        check_finite(clean_out.detach(), "victim outputs")
         if clean_out.dim() == 0 or clean_out.shape[0] != x.shape[0]:
             raise InputError(
                 f"batch size mismatch: victim returned shape {tuple(clean_out.shape)} for {x.shape[0]} inputs"
             )
-        target = self.goal.check_target(target, clean_out)
-        problem = Problem.create(victim, self.goal, self.space, x, z0, target)
+        target = self.goal.check_target(target, clean_out.detach())
+        clean_reached = self.goal.reached(clean_out.detach(), target)
+        start = None
+        if need_grad:
+            loss0 = self.goal.loss(clean_out, target)
+            grad0 = torch.autograd.grad(loss0.sum(), zz)[0] if loss0.requires_grad else torch.zeros_like(z0)
+            start = Evaluation(loss0.detach(), clean_reached, clean_out.detach(), grad0)
+        clean_out = clean_out.detach()
+        problem = Problem.create(victim, self.goal, self.space, x, z0, target, start)
         warnings: list[str] = []
         if self.checks:
-            warnings += sanity.check_determinism(victim, clean_img, clean_out)
+            warnings += sanity.check_determinism(victim, clean_img.detach(), clean_out)
             warnings += sanity.check_probabilities(clean_out)
-            if self.space.differentiable:
-                warnings += sanity.check_zero_gradient(problem)
-        clean_reached = self.goal.reached(clean_out, target)
+            if start is not None:
+                warnings += sanity.check_zero_gradient(start)
 
         out = self.search(problem, generator)
         z = out.z.detach()
@@ -128,6 +140,6 @@ class Attack:
             x_adv=x_adv.detach().cpu(),
             z0=z0.cpu(),
             clean_reached=clean_reached.cpu(),
-            wall_time=time.perf_counter() - start,
+            wall_time=time.perf_counter() - t_start,
             warnings=tuple(warnings),
         )

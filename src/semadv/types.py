@@ -74,6 +74,8 @@ class Problem:
     target: torch.Tensor | None
     index: torch.Tensor
     queries: torch.Tensor  # (B_original,) int64, shared and updated in place
+    #: the attack's own evaluation at z0 (with gradient), reusable by searches that start at z0
+    start: Evaluation | None = None
 
     @classmethod
     def create(
@@ -84,18 +86,13 @@ class Problem:
         x: torch.Tensor,
         z0: torch.Tensor,
         target: torch.Tensor | None,
+        start: Evaluation | None = None,
     ) -> Problem:
+        """A fresh problem with a zeroed per-sample query counter."""
         n = x.shape[0]
-        return cls(
-            victim,
-            goal,
-            space,
-            x,
-            z0,
-            target,
-            torch.arange(n, device=x.device),
-            torch.zeros(n, dtype=torch.int64, device=x.device),
-        )
+        index = torch.arange(n, device=x.device)
+        queries = torch.zeros(n, dtype=torch.int64, device=x.device)
+        return cls(victim, goal, space, x, z0, target, index, queries, start)
 
     @property
     def batch(self) -> int:
@@ -107,6 +104,14 @@ class Problem:
             "z0": self.z0[idx],
             "target": None if self.target is None else self.target[idx],
             "index": self.index[idx],
+            "start": None
+            if self.start is None
+            else Evaluation(
+                self.start.loss[idx],
+                self.start.reached[idx],
+                self.start.outputs[idx],
+                None if self.start.grad is None else self.start.grad[idx],
+            ),
         }
 
     def subset(self, idx: torch.Tensor) -> Problem:

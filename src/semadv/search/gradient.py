@@ -87,11 +87,16 @@ class PGD(Search):
             torch.zeros(n, dtype=torch.bool, device=z.device),
             torch.full((n,), float("inf"), dtype=z.dtype, device=z.device),
         )
+        reuse = problem.start is not None and problem.start.grad is not None and not self.random_start
+        reuse = reuse and bool(first.all())  # every row starts at z0: the attack's evaluation there is ours
         for t in range(self.steps + 1):
             sub = problem if rows.numel() == n else problem.subset(rows)
             zr = z if rows.numel() == n else z[rows]
             last = t == self.steps
-            ev = sub.evaluate(zr) if last else sub.evaluate_with_grad(zr)
+            if t == 0 and reuse and problem.start is not None:
+                ev = problem.start
+            else:
+                ev = sub.evaluate(zr) if last else sub.evaluate_with_grad(zr)
             best.update(zr, ev.reached, ev.loss, rows)
             if last:
                 break
