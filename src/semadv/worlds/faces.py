@@ -263,7 +263,7 @@ class FacesWorld(World):
         grid = R.pixel_grid(self.H, self.W, dt, dev)
         center = torch.stack([g["cx"], g["cy"]], dim=-1)
         p = R.rotate(grid, center, g["roll"] * (math.pi / 9))  # face-local grid (B, H, W, 2)
-        pair = lambda x, y: torch.stack([x, y], dim=-1)  # noqa: E731
+        pair = lambda x, y: torch.stack([x, y], dim=-1)
         tau = TAU
 
         bg = _palette(g["background"], BACKGROUNDS)

@@ -163,7 +163,7 @@ def shade(
 
     ``light`` (B, 2) is the unit direction the light travels in the image plane; surfaces facing it are
     brighter (a cheap Lambert ramp on a dome-shaped primitive)."""
-    q = (p - _pt(center)) / (_sc(size)[:, None] if isinstance(size, torch.Tensor) else size)
+    q = (p - _pt(center)) / (size.reshape(-1, 1, 1, 1) if isinstance(size, torch.Tensor) else size)
     f = 1 - _sc(intensity) * _dot(q, _pt(light))
     return f.clamp_min(0.0)[:, None]
 

@@ -73,11 +73,11 @@ def _cyc(k: int) -> list[ParamDef]:
     ]
 
 
-PARAMS: tuple[ParamDef, ...] = tuple(
-    _GLOBAL
-    + sum((_car(k) for k in range(N_CARS)), [])
-    + sum((_ped(k) for k in range(N_PEDS)), [])
-    + sum((_cyc(k) for k in range(N_CYC)), [])
+PARAMS: tuple[ParamDef, ...] = (
+    *_GLOBAL,
+    *(d for k in range(N_CARS) for d in _car(k)),
+    *(d for k in range(N_PEDS) for d in _ped(k)),
+    *(d for k in range(N_CYC) for d in _cyc(k)),
 )
 #: instance slots in order: cars, pedestrians, cyclists, with their semantic class
 SLOTS: tuple[tuple[str, int], ...] = tuple(
@@ -177,9 +177,9 @@ class StreetsWorld(World):
         g = {d.name: P[:, i] for i, d in enumerate(self.params)}
         grid = R.pixel_grid(self.H, self.W, dt, dev)
         p = grid.expand(B, -1, -1, -1)
-        pair = lambda x, y: torch.stack([x, y], dim=-1)  # noqa: E731
+        pair = lambda x, y: torch.stack([x, y], dim=-1)
         z = torch.zeros(B, dtype=dt, device=dev)
-        col = lambda c: torch.tensor(c, dtype=dt, device=dev).expand(B, 3)  # noqa: E731
+        col = lambda c: torch.tensor(c, dtype=dt, device=dev).expand(B, 3)
         tau = TAU
 
         sky = R.linear_gradient(p, pair(z, z), pair(z, z + HORIZON), col((0.35, 0.55, 0.9)), col((0.75, 0.85, 0.95)))
@@ -270,8 +270,8 @@ class StreetsWorld(World):
         tau: float,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Premultiplied (alpha (B, H, W), colour (B, 3, H, W)) of one object slot."""
-        pair = lambda x, y: torch.stack([x, y], dim=-1)  # noqa: E731
-        col = lambda c: torch.tensor(c, dtype=dt, device=dev).expand(B, 3)  # noqa: E731
+        pair = lambda x, y: torch.stack([x, y], dim=-1)
+        col = lambda c: torch.tensor(c, dtype=dt, device=dev).expand(B, 3)
         H, W = p.shape[2:4]
         A = torch.zeros(B, H, W, dtype=dt, device=dev)
         C = torch.zeros(B, 3, H, W, dtype=dt, device=dev)
