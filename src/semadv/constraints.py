@@ -212,21 +212,48 @@ class Box(Constraint):
 
 
 class LpBall(Constraint):
-    """``‖z − center‖_p ≤ eps`` for p ∈ {2, ∞} over all non-batch dimensions."""
+    """``‖(z − center) / scale‖_p ≤ eps`` for p ∈ {2, ∞} over all non-batch dimensions.
 
-    def __init__(self, eps: float, p: float | str = math.inf) -> None:
+    ``scale`` (optional, per coordinate of the flattened parameters, p = ∞ only) gives each coordinate
+    its own budget ``eps·scale_i`` — seed 003's per-parameter step sizes in normalised units. For a scaled
+    L2 ball use :class:`Ellipsoid` with M = diag(scale⁻²).
+    """
+
+    def __init__(
+        self, eps: float, p: float | str = math.inf, scale: torch.Tensor | Sequence[float] | None = None
+    ) -> None:
         self.eps = check_positive(eps, "eps")
         self.radius = self.eps
         self.p = parse_p(p)
+        self.scale: torch.Tensor | None = None
+        if scale is not None:
+            sc = torch.as_tensor(scale, dtype=torch.float64)
+            if self.p != math.inf:
+                raise ConstraintError("a per-coordinate scale needs p = inf; use Ellipsoid for a scaled L2 ball")
+            if sc.dim() != 1 or sc.numel() == 0 or not bool(torch.isfinite(sc).all()) or bool((sc <= 0).any()):
+                raise ConstraintError(f"scale must be a vector of finite values > 0; got {sc.tolist()}")
+            self.scale = sc
+
+    def _s(self, like: torch.Tensor) -> torch.Tensor | float:
+        return 1.0 if self.scale is None else self.scale.to(device=like.device, dtype=like.dtype)
+
+    def whiten(self, delta: torch.Tensor) -> torch.Tensor:
+        return delta / self._s(delta)
+
+    def unwhiten(self, u: torch.Tensor) -> torch.Tensor:
+        return u * self._s(u)
 
     def norm(self, delta: torch.Tensor) -> torch.Tensor:
-        f = _flat(delta)
+        f = _flat(self.whiten(delta))
         return f.abs().amax(dim=1) if self.p == math.inf else f.norm(dim=1)
 
     def project(self, z: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
         d = z - center
         if self.p == math.inf:
-            return center + d.clamp(-self.eps, self.eps)
+            if self.scale is None:
+                return center + d.clamp(-self.eps, self.eps)
+            bound = self.eps * self.scale.to(device=z.device, dtype=z.dtype)
+            return center + torch.maximum(torch.minimum(d, bound), -bound)
         n = _flat(d).norm(dim=1)
         factor = torch.where(n > self.eps, self.eps / n.clamp_min(_TINY), torch.ones_like(n))
         return center + d * _bview(factor, d)
@@ -236,22 +263,23 @@ class LpBall(Constraint):
 
     def steepest(self, grad: torch.Tensor) -> torch.Tensor:
         if self.p == math.inf:
-            return grad.sign()
+            return grad.sign() * self._s(grad)
         return _unit_l2(grad)
 
     def sample(self, center: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         shape = tuple(center.shape)
         if self.p == math.inf:
-            return center + self.eps * (2 * _rand(shape, generator, center) - 1)
+            return center + self.eps * self._s(center) * (2 * _rand(shape, generator, center) - 1)
         return center + self.eps * _uniform_ball(shape, generator, center)
 
     def from_cube(self, v: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
         if self.p == math.inf:
-            return center + self.eps * v
+            return center + self.eps * self._s(v) * v
         return center + self.eps * _radial_cube_to_ball(v)
 
     def __repr__(self) -> str:
-        return f"LpBall(eps={self.eps:g}, p={self.p:g})"
+        extra = "" if self.scale is None else f", scale={[round(v, 4) for v in self.scale.tolist()]}"
+        return f"LpBall(eps={self.eps:g}, p={self.p:g}{extra})"
 
 
 def project_ellipsoid(

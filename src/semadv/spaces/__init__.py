@@ -3,6 +3,7 @@
 from semadv.spaces.base import Space
 from semadv.spaces.latent import LatentSpace
 from semadv.spaces.pixel import PixelSpace
+from semadv.spaces.render import RenderSpace
 from semadv.spaces.transform import PARAMS, TransformSpace, apply_transforms
 
-__all__ = ["PARAMS", "LatentSpace", "PixelSpace", "Space", "TransformSpace", "apply_transforms"]
+__all__ = ["PARAMS", "LatentSpace", "PixelSpace", "RenderSpace", "Space", "TransformSpace", "apply_transforms"]

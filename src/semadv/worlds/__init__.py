@@ -1,5 +1,19 @@
-"""Procedural and bundled worlds (data with exact ground truth)."""
+"""Procedural worlds (differentiable renders with exact ground truth) and bundled real digits."""
 
+from semadv.worlds.base import ParamDef, Render, World
+from semadv.worlds.datasets import WorldDataset, generate
 from semadv.worlds.digits import load_digits
+from semadv.worlds.faces import FacesWorld, same_identity
+from semadv.worlds.streets import StreetsWorld
 
-__all__ = ["load_digits"]
+__all__ = [
+    "FacesWorld",
+    "ParamDef",
+    "Render",
+    "StreetsWorld",
+    "World",
+    "WorldDataset",
+    "generate",
+    "load_digits",
+    "same_identity",
+]

@@ -27,7 +27,7 @@ IDENTITY: tuple[ParamDef, ...] = (
     ParamDef("eye_shape", 0.45, 0.9, "eye height / width"),
     ParamDef("iris_color", 0.0, 1.0, "iris palette: brown → hazel → green → blue → grey"),
     ParamDef("nose_length", 0.06, 0.12, "nose bridge length"),
-    ParamDef("nose_width", 0.018, 0.04, "nose tip half-width"),
+    ParamDef("nose_width", 0.018, 0.045, "nose tip half-width"),
     ParamDef("mouth_width", 0.07, 0.125, "mouth half-width"),
     ParamDef("brow_thickness", 0.009, 0.02, "eyebrow half-thickness"),
     ParamDef("brow_height", 0.045, 0.08, "eyebrow height above the eye centre"),
@@ -290,15 +290,19 @@ class FacesWorld(World):
         hs = g["hair_style"]
         back = R.sdf_ellipse(p, pair(fcx, g["cy"] + 0.05 * hs), pair(fw + 0.04 + 0.07 * hs, fh + 0.03 + 0.1 * hs))
         canvas.paint(R.coverage(back, tau), hair)
-        # ears (one layer for both)
-        ears = []
+        # ears (one layer for both) with a darker inner ear
+        ears: list[torch.Tensor] = []
+        inner_ears: list[torch.Tensor] = []
         for side in (-1.0, 1.0):
             vis = (1 + side * g["yaw"]).clamp(0, 1.5) / 1.5
             ex = fcx + side * (fw + 0.005)
-            ears.append(
-                R.sdf_ellipse(p, pair(ex, g["eye_y"] + 0.03), pair(g["ear_size"] * 0.6 * vis + 1e-3, g["ear_size"]))
+            rx = g["ear_size"] * 0.6 * vis + 1e-3
+            ears.append(R.sdf_ellipse(p, pair(ex, g["eye_y"] + 0.03), pair(rx, g["ear_size"])))
+            inner_ears.append(
+                R.sdf_ellipse(p, pair(ex + side * 0.2 * rx, g["eye_y"] + 0.03), pair(0.5 * rx, 0.6 * g["ear_size"]))
             )
         canvas.paint(R.coverage(torch.minimum(*ears), tau), skin * 0.92)
+        canvas.paint(R.coverage(torch.minimum(*inner_ears), tau), skin * 0.6)
         # face = union of the skull ellipse and a chin ellipse
         chin_w = g["face_width"] * (1 - 0.45 * g["jaw"]) * g["squash"]
         d_face = torch.minimum(
@@ -367,19 +371,28 @@ class FacesWorld(World):
         )
         canvas.paint(R.coverage(torch.minimum(*irises), tau), _palette(g["iris_color"], IRIS))
         canvas.paint(R.coverage(torch.minimum(*pupils), tau), torch.zeros(B, 3, dtype=dt, device=dev))
-        canvas.paint(R.coverage(torch.minimum(*brows), tau), hair * 0.6)
+        canvas.paint(R.coverage(torch.minimum(*brows), tau), torch.minimum(hair * 0.4, skin * 0.5))
         # nose
         ny0, ny1 = g["eye_y"] + 0.01, g["eye_y"] + 0.01 + g["nose_length"]
         nx = self._fx(g, 0 * g["eye_spacing"])
         nose = R.sdf_segment(p, pair(nx - 0.3 * g["shift"], ny0), pair(nx, ny1 - 0.008), 0.007)
         canvas.paint(R.coverage(nose, tau) * 0.7, skin * 0.72)
         tip = R.sdf_ellipse(p, pair(nx, ny1 - 0.004), pair(g["nose_width"] * g["squash"], 0.014 + 0 * nx))
-        canvas.paint(R.coverage(tip, tau), skin[:, :, None, None] * 0.88 * shading)
+        canvas.paint(R.coverage(tip, tau), skin[:, :, None, None] * 0.78 * shading)
+        nostrils = [
+            R.sdf_ellipse(
+                p,
+                pair(nx + side * g["nose_width"] * 0.75 * g["squash"], ny1 + 0.002),
+                pair(0.012 + 0 * nx, 0.008 + 0 * nx),
+            )
+            for side in (-1.0, 1.0)
+        ]
+        canvas.paint(R.coverage(torch.minimum(*nostrils), tau), skin * 0.4)
         # mouth: open cavity, then lips as a Bézier stroke bent by the smile
         my = ny1 + 0.06
         mw = g["mouth_width"] * (1 + 0.15 * g["smile"])
         ml, mr = self._fx(g, -mw), self._fx(g, mw)
-        corner_y = my - 0.02 * g["smile"]
+        corner_y = my - 0.035 * g["smile"]
         cav = R.sdf_ellipse(
             p,
             pair(0.5 * (ml + mr), my + 0.01 * g["mouth_open"]),
@@ -396,7 +409,7 @@ class FacesWorld(World):
         lips = R.sdf_bezier(
             p,
             pair(ml, corner_y),
-            pair(0.5 * (ml + mr), my + 0.035 * g["smile"] - 0.01),
+            pair(0.5 * (ml + mr), my + 0.06 * g["smile"] - 0.01),
             pair(mr, corner_y),
             0.009,
             segments=4,

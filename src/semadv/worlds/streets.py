@@ -116,7 +116,8 @@ class StreetsWorld(World):
         g = torch.Generator().manual_seed(seed)
         u = torch.rand(n, len(self.params), generator=g)
         P = self.lo + (self.hi - self.lo) * u
-        P[:, self.index("fog")] = torch.where(torch.rand(n, generator=g) < 0.6, 0.0, P[:, self.index("fog")])
+        fog = torch.where(torch.rand(n, generator=g) < 0.65, 0.0, 0.5 * P[:, self.index("fog")])
+        P[:, self.index("fog")] = fog  # 35% of scenes foggy, density up to half the range
         P[:, self.index("time_of_day")] *= torch.where(torch.rand(n, generator=g) < 0.7, 0.3, 1.0)
         rates = {"car": 0.7, "ped": 0.6, "cyc": 0.35}
         for slot, _ in SLOTS:

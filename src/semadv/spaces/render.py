@@ -1,0 +1,72 @@
+"""RenderSpace: a world's scene parameters as the search space; decode = render (seed 003, τ(x, θ)).
+
+The source ``x`` is a batch of scene parameter vectors ``(B, P)`` of a :class:`~semadv.worlds.base.World`.
+The searched parameters are named with a per-parameter budget in physical units; the feasible set is the
+box ``|θᵢ − θᵢ⁰| ≤ budgetᵢ`` intersected with the world's physical ranges (which also keeps scenes valid:
+e.g. cars stay on the road because their lateral range is the road). The metric is L∞ in budget-normalised
+units, so PGD's ``alpha = 0.1`` moves every parameter by a tenth of its budget per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from semadv.constraints import LpBall
+from semadv.errors import ConstraintError, InputError
+from semadv.registry import register
+from semadv.spaces.base import Space
+from semadv.worlds.base import World
+
+
+@register("space", "render")
+class RenderSpace(Space):
+    """Search named scene parameters of ``world`` within per-parameter ``budgets`` (physical units).
+
+    Example: ``RenderSpace(StreetsWorld(), {"car0_hue": 0.2, "car0_x": 0.3, "fog": 1.0})``.
+    """
+
+    source = "scene"
+
+    def __init__(self, world: World, budgets: Mapping[str, float]) -> None:
+        if not budgets:
+            raise InputError(
+                f"RenderSpace needs at least one budget; {world.name} parameters: {', '.join(world.names)}"
+            )
+        self.world = world
+        self.names = tuple(budgets)
+        self.idx = torch.tensor([world.index(n) for n in self.names])
+        for n, b in budgets.items():
+            if not float(b) > 0:
+                raise ConstraintError(f"budget of {n!r} must be > 0; got {b!r}")
+        super().__init__(LpBall(1.0, float("inf"), scale=[float(budgets[n]) for n in self.names]))
+
+    def check_source(self, x: torch.Tensor) -> torch.Tensor:
+        return self.world.validate(x)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.idx.to(x.device)].detach().clone()
+
+    def scene(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Full scene parameters with the searched ones replaced by ``z`` (differentiable in z)."""
+        if z.dim() != 2 or z.shape[1] != len(self.names):
+            raise InputError(f"z must have shape (B, {len(self.names)}) for {self.names}; got {tuple(z.shape)}")
+        return x.index_copy(1, self.idx.to(x.device), z.to(x.dtype))
+
+    def decode(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.world.render(self.scene(z, x)).image
+
+    def bounds(self, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lo = self.world.lo[self.idx].to(z0)
+        hi = self.world.hi[self.idx].to(z0)
+        return lo.expand_as(z0), hi.expand_as(z0)
+
+    def extra_project(self, z: torch.Tensor, z0: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.bounds(z0)
+        return torch.maximum(torch.minimum(z, hi), lo)
+
+    def __repr__(self) -> str:
+        scale = getattr(self.constraint, "scale", None)
+        budgets = dict(zip(self.names, [] if scale is None else scale.tolist(), strict=False))
+        return f"RenderSpace({self.world.name}, {budgets})"
