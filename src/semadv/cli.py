@@ -124,5 +124,63 @@ def world_render(
     console.print(f"wrote {path} ({n} {world} images, split {split}, seed {seed})")
 
 
+@world_app.command("sweep")
+def world_sweep(
+    world: str = typer.Argument("faces", help="faces | streets"),
+    out: str = typer.Option("sweep.png", help="output PNG"),
+    seed: int = typer.Option(0),
+) -> None:
+    """One scene with every attribute (faces) or scene parameter group (streets) at its low and high end:
+    a picture of what each parameter does."""
+    import torch
+
+    from semadv.worlds import FacesWorld, StreetsWorld
+    from semadv.worlds.faces import N_ID
+    from semadv.worlds.grid import save_grid
+
+    if world == "faces":
+        fw = FacesWorld()
+        base, _ = fw.sample(1, 1, seed=seed)
+        for name, v in (("yaw", 0.0), ("roll", 0.0), ("hat", 0.0), ("bangs", 0.0), ("eyeglasses", 0.0)):
+            base = fw.set(base, name, v)
+        defs = fw.params[N_ID:]
+        scenes, caps = [], []
+        for d in defs:
+            ctx = fw.set(base, "eyeglasses", 1.0) if d.name == "glasses_color" else base
+            for v in (d.lo, d.hi):
+                scenes.append(fw.set(ctx, d.name, v))
+                caps.append(f"{d.name}={v:g}")
+        imgs = fw.render(torch.cat(scenes)).image
+        path = save_grid(imgs, out, ncol=8, scale=3, captions=caps)
+    elif world == "streets":
+        sw = StreetsWorld()
+        base = sw.insert(sw.insert(sw.sample(1, seed=seed), "car0", x=0.2, depth=0.25), "ped0", x=1.3, depth=0.3)
+        base = sw.set(sw.set(base, "fog", 0.0), "time_of_day", 0.0)
+        names = [
+            "car0_hue",
+            "car0_yaw",
+            "car0_x",
+            "car0_depth",
+            "car0_length",
+            "car0_roof",
+            "fog",
+            "time_of_day",
+            "foliage_density",
+            "foliage_color",
+        ]
+        scenes, caps = [], []
+        for n in names:
+            d = sw.params[sw.index(n)]
+            for v in (d.lo, d.hi):
+                scenes.append(sw.set(base, n, v))
+                caps.append(f"{n}={v:g}")
+        imgs = sw.render(torch.cat(scenes)).image
+        path = save_grid(imgs, out, ncol=4, scale=3, captions=caps)
+    else:
+        console.print(f"[red]unknown world {world!r}; choose faces or streets[/red]")
+        raise typer.Exit(code=2)
+    console.print(f"wrote {path}")
+
+
 if __name__ == "__main__":
     app()

@@ -290,19 +290,18 @@ class FacesWorld(World):
         hs = g["hair_style"]
         back = R.sdf_ellipse(p, pair(fcx, g["cy"] + 0.05 * hs), pair(fw + 0.04 + 0.07 * hs, fh + 0.03 + 0.1 * hs))
         canvas.paint(R.coverage(back, tau), hair)
-        # ears (one layer for both) with a darker inner ear
-        ears: list[torch.Tensor] = []
-        inner_ears: list[torch.Tensor] = []
+        # ears with a darker inner ear; the far ear shrinks and fades as the head turns away
         for side in (-1.0, 1.0):
             vis = (1 + side * g["yaw"]).clamp(0, 1.5) / 1.5
             ex = fcx + side * (fw + 0.005)
             rx = g["ear_size"] * 0.6 * vis + 1e-3
-            ears.append(R.sdf_ellipse(p, pair(ex, g["eye_y"] + 0.03), pair(rx, g["ear_size"])))
-            inner_ears.append(
-                R.sdf_ellipse(p, pair(ex + side * 0.2 * rx, g["eye_y"] + 0.03), pair(0.5 * rx, 0.6 * g["ear_size"]))
+            fade = (2 * vis).clamp(0, 1)[:, None, None]
+            ear = R.sdf_ellipse(p, pair(ex, g["eye_y"] + 0.03), pair(rx, g["ear_size"]))
+            inner_ear = R.sdf_ellipse(
+                p, pair(ex + side * 0.2 * rx, g["eye_y"] + 0.03), pair(0.5 * rx, 0.6 * g["ear_size"])
             )
-        canvas.paint(R.coverage(torch.minimum(*ears), tau), skin * 0.92)
-        canvas.paint(R.coverage(torch.minimum(*inner_ears), tau), skin * 0.6)
+            canvas.paint(R.coverage(ear, tau) * fade, skin * 0.92)
+            canvas.paint(R.coverage(inner_ear, tau) * fade, skin * 0.6)
         # face = union of the skull ellipse and a chin ellipse
         chin_w = g["face_width"] * (1 - 0.45 * g["jaw"]) * g["squash"]
         d_face = torch.minimum(
