@@ -31,6 +31,8 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pgd.py
 	$(BIN)/python benchmarks/bench_ellipsoid.py
+	$(BIN)/python benchmarks/bench_worlds.py
+	$(BIN)/python benchmarks/bench_certify.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

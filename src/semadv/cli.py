@@ -90,6 +90,92 @@ def demo(n: int = typer.Option(200, help="test digits to attack"), seed: int = t
     )
 
 
+@app.command()
+def certify(
+    out: str = typer.Option("runs/certify", help="output directory (records.csv, summary.json)"),
+    n_inputs: int = typer.Option(100, "--inputs", help="test digits to certify"),
+    n0: int = typer.Option(100, help="selection samples"),
+    n: int = typer.Option(2000, help="estimation samples"),
+    sigma: float = typer.Option(0.1, help="isotropic noise σ (whitened transform coordinates)"),
+    alpha: float = typer.Option(0.001, help="failure probability of each certificate"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Certify the test victim (TinyCNN on digits) against smooth geometric/photometric changes by
+    randomized smoothing in a TransformSpace (rotation, scale, translation, brightness); writes per-sample
+    records and a summary with the certified-accuracy curve."""
+    import csv
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from semadv.certify import LogitsClassifier, Smoothing
+    from semadv.certify.noise import Isotropic
+    from semadv.certify.report import summarize
+    from semadv.demo import train_digits_classifier
+    from semadv.spaces import TransformSpace
+
+    with console.status("training the test victim …"):
+        model, xte, yte, acc = train_digits_classifier(seed=seed)
+    x, y = xte[:n_inputs], yte[:n_inputs]
+    space = TransformSpace(
+        rotation=(-30.0, 30.0),
+        scale=(0.8, 1.2),
+        translate_x=(-0.2, 0.2),
+        translate_y=(-0.2, 0.2),
+        brightness=(-0.3, 0.3),
+    )
+    sm = Smoothing(space, LogitsClassifier(model), Isotropic(sigma), 10, coordinates="whitened")
+    with console.status(f"certifying {len(y)} inputs with n0={n0}, n={n} …"):
+        cert = sm.certify(x, n0, n, alpha, torch.Generator().manual_seed(seed))
+    summary = summarize(cert, y, alpha=alpha)
+    summary["config"] = {
+        "victim": "TinyCNN digits",
+        "clean_accuracy": acc,
+        "space": repr(space),
+        "noise": repr(sm.noise),
+        "coordinates": "whitened",
+        "n0": n0,
+        "n": n,
+        "alpha": alpha,
+        "seed": seed,
+    }
+    d = Path(out)
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / "records.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["index", "label", "prediction", "p_lower", "radius", "correct"])
+        ok = cert.correct(y)
+        for i in range(len(y)):
+            w.writerow(
+                [
+                    i,
+                    int(y[i]),
+                    int(cert.prediction[i]),
+                    f"{float(cert.p_lower[i]):.6f}",
+                    f"{float(cert.radius[i]):.6f}",
+                    int(ok[i]),
+                ]
+            )
+    (d / "summary.json").write_text(json.dumps(summary, indent=2))
+    table = Table(title=f"certified accuracy (σ={sigma}, n={n}, α={alpha})")
+    table.add_column("radius ≥", justify="right")
+    table.add_column("certified accuracy", justify="right")
+    table.add_column("95% CI", justify="right")
+    for r, a, lo, hi in zip(
+        summary["curve"]["radius"],
+        summary["curve"]["certified_accuracy"],
+        summary["curve"]["ci_low"],
+        summary["curve"]["ci_high"],
+        strict=True,
+    ):
+        table.add_row(f"{r:.3f}", f"{a:.1%}", f"[{lo:.1%}, {hi:.1%}]")
+    console.print(table)
+    console.print(
+        f"ACR {summary['acr']:.4f}; abstained {summary['abstain_rate']:.1%}; wrote {d}/records.csv, summary.json"
+    )
+
+
 world_app = typer.Typer(no_args_is_help=True, help="Procedural worlds: render and export.")
 app.add_typer(world_app, name="world")
 
