@@ -176,6 +176,38 @@ def certify(
     )
 
 
+@app.command("run")
+def run_cmd(
+    config: str = typer.Argument(..., help="campaign TOML file"),
+    out: str = typer.Option(..., "--out", help="run directory (rerun the same command to resume)"),
+    overrides: list[str] = typer.Option([], "--set", help="override a config key: --set search.params.steps=20"),
+    backend: str = typer.Option(None, help="local | ray (overrides run.backend)"),
+    address: str = typer.Option(None, help="Ray cluster address (overrides run.address)"),
+    quiet: bool = typer.Option(False, help="no progress bar"),
+) -> None:
+    """Run or resume a campaign: stream its dataset through an attack or certification into OUT."""
+    from rich.progress import Progress
+
+    from semadv.campaign.config import load_config
+    from semadv.campaign.runner import run_campaign
+    from semadv.errors import SemadvError
+
+    extra = (
+        list(overrides)
+        + ([f"run.backend={backend!r}".replace("'", '"')] if backend else [])
+        + ([f'run.address="{address}"'] if address else [])
+    )
+    try:
+        cfg = load_config(config, extra)
+        with Progress(console=console, disable=quiet, transient=True) as bar:
+            task = bar.add_task(f"{cfg.name}", total=None)
+            run_campaign(cfg, out, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except SemadvError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2) from err
+    console.print(f"run complete: {out}  (report: semadv report {out})")
+
+
 world_app = typer.Typer(no_args_is_help=True, help="Procedural worlds: render and export.")
 app.add_typer(world_app, name="world")
 

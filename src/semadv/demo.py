@@ -36,29 +36,44 @@ class TinyCNN(nn.Module):
         return self.net(x)
 
 
+def fit_classifier(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int = 15,
+    seed: int = 0,
+    lr: float = 3e-3,
+    batch: int = 64,
+) -> nn.Module:
+    """Train a classifier with Adam and cross-entropy (seeded shuffling); returns it in eval mode."""
+    torch.manual_seed(seed)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        perm = torch.randperm(len(y), generator=g)
+        for i in range(0, len(y), batch):
+            idx = perm[i : i + batch]
+            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model.eval()
+
+
 def train_digits_classifier(
     seed: int = 0, epochs: int = 15, size: int = 16
 ) -> tuple[nn.Module, torch.Tensor, torch.Tensor, float]:
     """Train :class:`TinyCNN` on the digits training split (seconds on a CPU).
 
-    Returns the model (eval mode), the test images and labels, and the test accuracy.
+    Returns the model (eval mode, parameters frozen), the test images and labels, and the test accuracy.
     """
 
     torch.manual_seed(seed)
     xtr, ytr, xte, yte = load_digits(size=size, seed=seed)
     model = TinyCNN()
     model(xtr[:1])  # materialise the lazy layer
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        perm = torch.randperm(len(ytr), generator=g)
-        for i in range(0, len(ytr), 64):
-            idx = perm[i : i + 64]
-            loss = nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    model.eval()
+    fit_classifier(model, xtr, ytr, epochs=epochs, seed=seed)
     for prm in model.parameters():
         prm.requires_grad_(False)
     with torch.no_grad():

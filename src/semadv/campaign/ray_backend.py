@@ -1,0 +1,84 @@
+"""Distributed backend on Ray (``pip install semadv[distributed]``).
+
+One actor per worker builds the victim and the attack once; batches are dispatched with an
+``ActorPool`` and the results flow back to the driver, which alone writes artefacts and commits records
+(the same store and the same per-batch atomicity as the local backend). Actors restart and retry their
+calls when their process dies (``max_restarts``, ``max_task_retries``). A local cluster binds to
+127.0.0.1 without a dashboard; ``run.address`` connects to an existing cluster instead (see docs/cli.md).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from semadv.campaign.config import CampaignConfig
+from semadv.campaign.runner import Batch, Progress, Worker, batches, load_data, write_artefacts
+from semadv.campaign.store import Store
+
+
+class _RayWorker:
+    def __init__(self, cfg_json: str, threads: int) -> None:
+        import torch
+
+        from semadv.campaign.config import CampaignConfig
+
+        torch.set_num_threads(max(1, threads))
+        self.worker = Worker(CampaignConfig.model_validate_json(cfg_json))
+
+    def process(self, b: Batch) -> tuple[int, list[dict[str, Any]], dict[str, Any], float]:
+        _maybe_crash_for_tests(b.batch)
+        t0 = time.perf_counter()
+        rows, art = self.worker.process(b)
+        return b.batch, rows, art, time.perf_counter() - t0
+
+
+def _maybe_crash_for_tests(batch: int) -> None:
+    """Test hook: kill this worker process once, on batch ``SEMADV_TEST_KILL_BATCH``, to exercise retries.
+    The marker file ``SEMADV_TEST_KILL_MARKER`` makes it happen only once across restarts."""
+    target, marker = os.environ.get("SEMADV_TEST_KILL_BATCH"), os.environ.get("SEMADV_TEST_KILL_MARKER")
+    if target is not None and marker is not None and int(target) == batch and not os.path.exists(marker):
+        Path(marker).write_text("killed")
+        os._exit(1)
+
+
+def run_with_ray(cfg: CampaignConfig, out: Path, progress: Progress | None = None) -> Path:
+    import ray
+    from ray.util import ActorPool
+
+    started = False
+    if not ray.is_initialized():
+        env = {k: v for k, v in os.environ.items() if k.startswith("SEMADV_TEST_")}
+        if cfg.run.address:
+            ray.init(address=cfg.run.address, log_to_driver=False, runtime_env={"env_vars": env})
+        else:
+            ray.init(
+                num_cpus=cfg.run.workers,
+                include_dashboard=False,
+                _node_ip_address="127.0.0.1",
+                log_to_driver=False,
+                runtime_env={"env_vars": env},
+            )
+        started = True
+    try:
+        x, y = load_data(cfg)
+        all_batches = list(batches(cfg, x, y))
+        remote = ray.remote(num_cpus=1, max_restarts=3, max_task_retries=3)(_RayWorker)
+        actors = [remote.remote(cfg.model_dump_json(), 1) for _ in range(cfg.run.workers)]
+        pool = ActorPool(actors)
+        with Store(out / "records.sqlite") as store:
+            done = store.done_batches()
+            todo = [b for b in all_batches if b.batch not in done]
+            finished = len(all_batches) - len(todo)
+            for batch_id, rows, art, seconds in pool.map_unordered(lambda a, b: a.process.remote(b), todo):
+                write_artefacts(out, batch_id, art, cfg.run.save_images)
+                store.commit_batch(batch_id, rows, seconds)
+                finished += 1
+                if progress is not None:
+                    progress(finished, len(all_batches))
+    finally:
+        if started:
+            ray.shutdown()
+    return out

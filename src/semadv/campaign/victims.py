@@ -1,0 +1,85 @@
+"""Victims from configs: zoo models or "bring your own" factories (imported by dotted path, never
+evaluated), optional safetensors weights, declared input normalisation, optional ONNX via onnx2torch."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from semadv.campaign.config import ConfigError, VictimConfig
+
+
+class Normalized(nn.Module):
+    """Wrap a model that expects normalised inputs: images in [0, 1] → (x − mean) / std → model."""
+
+    def __init__(self, model: nn.Module, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        if len(mean) != len(std) or any(s <= 0 for s in std):
+            raise ConfigError(f"victim.mean/std must have equal length and std > 0; got mean={mean}, std={std}")
+        self.model = model
+        self.register_buffer("mean", torch.tensor(mean).reshape(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).reshape(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model((x - self.mean) / self.std)
+
+
+def import_object(path: str) -> Callable[..., Any]:
+    """``"package.module:attr.sub"`` → the object (``importlib``; no evaluation of strings)."""
+    mod_name, _, attr = path.partition(":")
+    try:
+        obj: Any = importlib.import_module(mod_name)
+    except ImportError as err:
+        raise ConfigError(f"victim.factory: cannot import module {mod_name!r} ({err})") from err
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"victim.factory: {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ConfigError(f"victim.factory: {path!r} is not callable")
+    return obj
+
+
+def build_victim(cfg: VictimConfig) -> nn.Module:
+    """The victim described by ``cfg``, in eval mode with frozen parameters."""
+    if cfg.zoo is not None:
+        from semadv import zoo
+
+        model = zoo.load(cfg.zoo)
+    elif cfg.factory is not None:
+        model = import_object(cfg.factory)(**cfg.kwargs)
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"victim.factory: {cfg.factory!r} returned {type(model).__name__}, not an nn.Module")
+    else:
+        raise ConfigError("victim: give zoo or factory")
+    if cfg.weights is not None:
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(cfg.weights)
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"victim.weights: cannot read safetensors file {cfg.weights!r} ({err})") from err
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ConfigError(
+                f"victim.weights: keys do not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
+    if cfg.mean is not None or cfg.std is not None:
+        model = Normalized(model, cfg.mean or [0.0], cfg.std or [1.0])
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def onnx_model(path: str) -> nn.Module:
+    """Factory for ONNX victims (``pip install semadv[onnx]``): converts with onnx2torch."""
+    try:
+        from onnx2torch import convert
+    except ImportError as err:  # pragma: no cover - optional extra
+        raise ConfigError("ONNX victims need the 'onnx' extra: pip install 'semadv[onnx]'") from err
+    return convert(path)
