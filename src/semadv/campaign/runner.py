@@ -42,7 +42,7 @@ class Batch:
 
 def environment() -> dict[str, Any]:
     """Package versions, git SHA, device and host facts saved with every run."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for pkg in ("torch", "numpy", "scipy", "kornia", "pydantic", "safetensors"):
         try:
             versions[pkg] = metadata.version(pkg)
@@ -90,7 +90,7 @@ def batches(cfg: CampaignConfig, x: torch.Tensor, y: torch.Tensor | None) -> Ite
         yield Batch(k, idx, x[idx], None if y is None else y[idx])
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     os.replace(tmp, path)
@@ -181,9 +181,10 @@ def write_artefacts(out: Path, batch: int, art: dict[str, Any], save_images: boo
         idir = out / "images"
         idir.mkdir(exist_ok=True)
         for j, i in enumerate(art["idx"].tolist()):
-            _atomic_write(idir / f"{i:06d}_orig.png", lambda p, j=j: to_pil(art["x"][j]).save(p, format="PNG"))
-            if "x_adv" in art:
-                _atomic_write(idir / f"{i:06d}_adv.png", lambda p, j=j: to_pil(art["x_adv"][j]).save(p, format="PNG"))
+            for key, suffix in (("x", "orig"), ("x_adv", "adv")):
+                if key in art:
+                    image = to_pil(art[key][j])
+                    _atomic_write(idir / f"{i:06d}_{suffix}.png", lambda p, im=image: im.save(p, format="PNG"))
 
 
 def prepare_run_dir(cfg: CampaignConfig, out: Path) -> None:

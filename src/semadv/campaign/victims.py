@@ -16,6 +16,9 @@ from semadv.campaign.config import ConfigError, VictimConfig
 class Normalized(nn.Module):
     """Wrap a model that expects normalised inputs: images in [0, 1] → (x − mean) / std → model."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, model: nn.Module, mean: list[float], std: list[float]) -> None:
         super().__init__()
         if len(mean) != len(std) or any(s <= 0 for s in std):
