@@ -168,6 +168,12 @@ class Worker:
             return int(self.victim(b.x[:1]).shape[1])
 
 
+def _save_png(image: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    image.save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
 def write_artefacts(out: Path, batch: int, art: dict[str, Any], save_images: bool) -> None:
     """Adversarial images as PNG and parameters as safetensors, each written atomically."""
     from semadv.worlds.grid import to_pil
@@ -183,8 +189,7 @@ def write_artefacts(out: Path, batch: int, art: dict[str, Any], save_images: boo
         for j, i in enumerate(art["idx"].tolist()):
             for key, suffix in (("x", "orig"), ("x_adv", "adv")):
                 if key in art:
-                    image = to_pil(art[key][j])
-                    _atomic_write(idir / f"{i:06d}_{suffix}.png", lambda p, im=image: im.save(p, format="PNG"))
+                    _save_png(to_pil(art[key][j]), idir / f"{i:06d}_{suffix}.png")
 
 
 def prepare_run_dir(cfg: CampaignConfig, out: Path) -> None:
