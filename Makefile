@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,distributed]'
 	$(BIN)/python -m pip install -q --no-deps torchattacks==3.5.1
 	$(BIN)/python -c "import torch, kornia, torchattacks; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)

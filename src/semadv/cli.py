@@ -58,36 +58,43 @@ def _fmt(v: float, spec: str = ".3f") -> str:
 
 
 @app.command()
-def demo(n: int = typer.Option(200, help="test digits to attack"), seed: int = typer.Option(0)) -> None:
-    """Train a tiny digits classifier and attack it in pixel and transform spaces; print a table."""
-    from semadv.demo import run_demo
+def demo(out: str = typer.Option("runs/demo", help="output directory (reruns resume)")) -> None:
+    """The main job on the embedded default: short campaigns on the shipped zoo and worlds, one HTML report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with console.status("training a tiny CNN on scikit-learn digits and attacking it …"):
-        acc, train_s, rows = run_demo(n=n, seed=seed)
-    console.print(
-        f"victim: TinyCNN on sklearn digits (16×16), clean test accuracy {acc:.1%}, trained in {train_s:.1f} s"
-    )
-    table = Table(title=f"semadv demo — {n} test digits, untargeted misclassification")
-    for col in ("attack", "success", "robust acc", "median dist (success)", "queries/sample", "time s"):
-        table.add_column(col, justify="right" if col != "attack" else "left")
-    for row in rows:
-        r = row.result
-        s = r.summary()
-        table.add_row(
-            row.name,
-            f"{s['success_rate']:.1%}",
-            f"{1 - s['success_rate']:.1%}",
-            _fmt(s["median_distance"]),
-            f"{s['mean_queries']:.1f}",
-            f"{r.wall_time:.2f}",
-        )
+    from semadv.demo import run_demo_campaigns
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+
+        def factory(name: str):  # type: ignore[no-untyped-def]
+            task = bar.add_task(name, total=None)
+            return lambda done, total: bar.update(task, completed=done, total=total)
+
+        report, summaries = run_demo_campaigns(out, factory)
+    table = Table(title="semadv demo — shipped digits CNN (sklearn digits, 200 test images)")
+    for col in ("campaign", "clean acc", "success", "robust acc [95% CI]", "median dist", "queries"):
+        table.add_column(col, justify="left" if col == "campaign" else "right")
+    for s in summaries:
+        if s["kind"] == "attack":
+            r = s["robust_accuracy"]
+            md = s["median_distance"]
+            table.add_row(
+                s["name"],
+                f"{s['clean_accuracy']['rate']:.1%}",
+                f"{s['success_rate']['rate']:.1%}",
+                f"{r['rate']:.1%} [{r['ci_low']:.1%}, {r['ci_high']:.1%}]",
+                _fmt(md),
+                f"{s['mean_queries']:.1f}",
+            )
+        else:
+            table.add_row(s["name"], f"{s['accuracy']['rate']:.1%}", "—", f"ACR {s['acr']:.3f}", "—", "—")
     console.print(table)
-    warned = [w for row in rows for w in row.result.warnings]
-    for w in warned:
-        console.print(f"[yellow]warning:[/yellow] {w}")
-    console.print(
-        "distance is measured in each space's own metric (L∞/L2 of pixels; L∞ of normalised transform parameters)."
-    )
+    for s in summaries:
+        for w in s.get("warnings", []):
+            console.print(f"[yellow]warning ({s['name']}):[/yellow] {w}")
+    console.print(f"report: {report}")
 
 
 @app.command()
@@ -206,6 +213,23 @@ def run_cmd(
         console.print(f"[red]{err}[/red]")
         raise typer.Exit(code=2) from err
     console.print(f"run complete: {out}  (report: semadv report {out})")
+
+
+@app.command("report")
+def report_cmd(
+    run_dir: str = typer.Argument(..., help="a run directory, or a directory of runs"),
+    out: str = typer.Option(None, help="HTML path (default RUN_DIR/report.html)"),
+) -> None:
+    """Write a self-contained HTML report and summary.json for one or more runs."""
+    from semadv.errors import SemadvError
+    from semadv.report import build_report
+
+    try:
+        path = build_report(run_dir, out)
+    except SemadvError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2) from err
+    console.print(f"wrote {path}")
 
 
 world_app = typer.Typer(no_args_is_help=True, help="Procedural worlds: render and export.")

@@ -1,4 +1,9 @@
-"""The first end-to-end demo: a tiny digits classifier attacked in pixel space and in transform space."""
+"""The demo: the main job on the embedded default — campaigns on the shipped zoo and worlds, one report.
+
+``run_demo_campaigns`` runs every config in ``semadv/campaign/configs/demo_*.toml`` (except the shared
+base) into ``out/<config>/`` (resuming if present) and writes ``out/report.html``. ``run_demo`` is the quick
+in-process variant used by tests.
+"""
 
 from __future__ import annotations
 
@@ -113,3 +118,24 @@ def run_demo(n: int = 200, seed: int = 0) -> tuple[float, float, list[DemoRow]]:
     }
     rows = [DemoRow(name, atk(model, x, y, generator=g)) for name, atk in attacks.items()]
     return acc, train_s, rows
+
+
+DEMO_CONFIGS = ("demo_pixel_pgd", "demo_pixel_fab", "demo_transform_pgd", "demo_transform_random", "demo_certify")
+
+
+def run_demo_campaigns(out: str = "runs/demo", progress_factory=None):  # type: ignore[no-untyped-def]
+    """Run the demo campaigns and build the report; returns (report path, list of run summaries)."""
+    from pathlib import Path
+
+    from semadv.campaign.config import load_config
+    from semadv.campaign.runner import run_campaign
+    from semadv.report import build_report, summarize_run
+
+    cfg_dir = Path(__file__).parent / "campaign" / "configs"
+    runs = []
+    for name in DEMO_CONFIGS:
+        cfg = load_config(cfg_dir / f"{name}.toml")
+        progress = progress_factory(cfg.name) if progress_factory is not None else None
+        runs.append(run_campaign(cfg, Path(out) / name, progress=progress))
+    report = build_report(out, Path(out) / "report.html", title="semadv demo — digits victim, pixel vs semantic")
+    return report, [summarize_run(r) for r in runs]

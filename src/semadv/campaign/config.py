@@ -4,6 +4,7 @@ pydantic. Every error names the key path and the bad value (:class:`ConfigError`
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -94,10 +95,18 @@ class CampaignConfig(_Section):
     certify: CertifyConfig | None = None
 
 
-def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+#: a child section naming a different component replaces the base section instead of merging into it
+_REPLACE_WHEN = {"space": ("name",), "goal": ("name",), "search": ("name",), "victim": ("zoo", "factory")}
+
+
+def _merge(base: dict[str, Any], child: dict[str, Any], top: bool = True) -> dict[str, Any]:
     out = dict(base)
     for k, v in child.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        replace = top and isinstance(v, dict) and any(key in v for key in _REPLACE_WHEN.get(k, ()))
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and not replace:
+            out[k] = _merge(out[k], v, top=False)
+        else:
+            out[k] = v
     return out
 
 
@@ -162,26 +171,36 @@ def validate(data: dict[str, Any]) -> CampaignConfig:
         raise ConfigError(f"run.shard: must be < run.shards={cfg.run.shards} (got {cfg.run.shard})")
     if cfg.run.kind == "certify" and cfg.certify is None:
         raise ConfigError("certify: section required when run.kind = 'certify'")
+    if cfg.victim.zoo is not None:
+        from semadv.zoo import entries
+
+        if cfg.victim.zoo not in entries():
+            raise ConfigError(f"victim.zoo: unknown zoo model {cfg.victim.zoo!r} (available: {', '.join(entries())})")
     _check_components(cfg)
     return cfg
 
 
 def _check_components(cfg: CampaignConfig) -> None:
-    from semadv.registry import list_registered
+    """Every component must exist and accept its parameters (built once here, before any run starts)."""
+    from semadv.errors import SemadvError
+    from semadv.registry import build, list_registered
 
     for section, kind in (("space", "space"), ("goal", "goal"), ("search", "search")):
-        name = getattr(cfg, section).name
-        if name not in list_registered(kind):
-            raise ConfigError(
-                f"{section}.name: unknown {kind} {name!r} (registered: {', '.join(list_registered(kind))})"
-            )
+        comp = getattr(cfg, section)
+        if comp.name not in list_registered(kind):
+            known = ", ".join(list_registered(kind))
+            raise ConfigError(f"{section}.name: unknown {kind} {comp.name!r} (registered: {known})")
+        try:
+            build(kind, comp.name, **comp.params)
+        except (SemadvError, TypeError, ValueError) as err:
+            raise ConfigError(f"{section}.params: {err} (got {comp.params!r})") from None
 
 
 def load_config(
     path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), data: dict[str, Any] | None = None
 ) -> CampaignConfig:
     """Read ``path`` (with ``base`` inheritance) or take ``data``, apply ``--set`` overrides, validate."""
-    raw = _read(Path(path)) if path is not None else dict(data or {})
+    raw = _read(Path(path)) if path is not None else copy.deepcopy(data or {})
     if isinstance(raw, dict):
         for section, default in (("goal", "misclassify"), ("search", "pgd")):
             if section not in raw:

@@ -208,13 +208,14 @@ def prepare_run_dir(cfg: CampaignConfig, out: Path) -> None:
 def run_campaign(cfg: CampaignConfig, out_dir: str | Path, progress: Progress | None = None) -> Path:
     """Run (or resume) ``cfg`` into ``out_dir``; returns the run directory."""
     out = Path(out_dir)
-    prepare_run_dir(cfg, out)
+    worker = Worker(cfg)  # fails on a bad victim or component before anything is written
     if cfg.run.backend == "ray":
         from semadv.campaign.ray_backend import run_with_ray
 
+        prepare_run_dir(cfg, out)
         return run_with_ray(cfg, out, progress)
     x, y = load_data(cfg)
-    worker = Worker(cfg)
+    prepare_run_dir(cfg, out)
     all_batches = list(batches(cfg, x, y))
     with Store(out / "records.sqlite") as store:
         done = store.done_batches()
