@@ -207,7 +207,7 @@ def test_bring_your_own_victim(tmp_path, monkeypatch):
     with Store(out / "records.sqlite") as s:
         assert len(s.records()) == 40
     bad = {**BASE, "victim": {"factory": "campaign_fixtures.byo:not_a_model"}}
-    with pytest.raises(ConfigError, match="not an nn.Module"):
+    with pytest.raises(ConfigError, match=r"not an nn\.Module"):
         run_campaign(load_config(data=bad), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
     with pytest.raises(ConfigError, match="cannot import module"):
@@ -334,9 +334,8 @@ def test_report_renders_in_headless_chromium(tmp_path):
     )
     console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln]
     assert console == [], console
-    from PIL import Image
-
     import numpy as np
+    from PIL import Image
 
     img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     chroma = img.max(axis=2) - img.min(axis=2)  # coloured pixels: chart lines, bands and bars (the digits are grey)

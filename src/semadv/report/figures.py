@@ -40,8 +40,10 @@ def line_chart(
             f'<text x="{ml - 6}" y="{py(t) + 4:.1f}" font-size="11" text-anchor="end">{t:.2f}</text>'
         )
     for t in range(5):
-        xv = x0 + (x1 - x0) * t / 4
-        parts.append(f'<text x="{px(xv):.1f}" y="{mt + H + 16}" font-size="11" text-anchor="middle">{xv:.3g}</text>')
+        tick = x0 + (x1 - x0) * t / 4
+        parts.append(
+            f'<text x="{px(tick):.1f}" y="{mt + H + 16}" font-size="11" text-anchor="middle">{tick:.3g}</text>'
+        )
     for k, (name, (xv, yv)) in enumerate(series.items()):
         col = PALETTE[k % len(PALETTE)]
         if bands and name in bands:
@@ -65,7 +67,7 @@ def bar_chart(values: dict[str, float], ylabel: str, width: int = 520, height: i
     """Vertical bars (values ≥ 0) with escaped labels."""
     ml, mt, mb = 50, 10, 70
     W, H = width - ml - 10, height - mt - mb
-    vmax = max(list(values.values()) + [1e-12])
+    vmax = max([*values.values(), 1e-12])
     n = max(1, len(values))
     bw = W / n
     parts = [

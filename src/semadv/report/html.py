@@ -21,7 +21,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px 
 h1{font-size:24px}h2{font-size:19px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:32px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;padding:4px 10px;text-align:right}
 th{background:#f6f8fa}td.l,th.l{text-align:left}.warn{background:#fff8c5;padding:6px 10px;border-radius:6px}
-.grid{display:flex;flex-wrap:wrap;gap:10px}.grid img{image-rendering:pixelated;width:72px;margin:1px;border:1px solid #ddd}.figs{display:flex;flex-wrap:wrap;gap:16px}
+.grid{display:flex;flex-wrap:wrap;gap:10px}.figs{display:flex;flex-wrap:wrap;gap:16px}
+.grid img{image-rendering:pixelated;width:72px;margin:1px;border:1px solid #ddd}
 details pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:12px}
 """
 
