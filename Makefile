@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ellipsoid.py
 	$(BIN)/python benchmarks/bench_worlds.py
 	$(BIN)/python benchmarks/bench_certify.py
+	$(BIN)/python benchmarks/bench_ray.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -60,12 +60,17 @@ def test_cli_version_and_list():
     assert res.exit_code == 2 and "unknown kind" in res.output
 
 
-def test_cli_demo_prints_table():
+def test_cli_demo_runs_campaigns_and_writes_report(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "semadv.cli", "demo", "--n", "40"],
+        [sys.executable, "-m", "semadv.cli", "demo", "--out", str(tmp_path / "demo")],
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     ).stdout
-    assert "pixel PGD-Linf" in out and "transform PGD" in out and "clean test accuracy" in out
+    assert "pixel PGD" in out and "semantic transforms" in out and "ACR" in out
+    report = tmp_path / "demo" / "report.html"
+    assert report.exists() and "report.html" in out
+    for name in ("demo_pixel_pgd", "demo_pixel_fab", "demo_transform_pgd", "demo_transform_random", "demo_certify"):
+        assert (tmp_path / "demo" / name / "records.sqlite").exists()
+    assert report.read_text().count("<svg") >= 5

@@ -232,6 +232,53 @@ def report_cmd(
     console.print(f"wrote {path}")
 
 
+zoo_app = typer.Typer(no_args_is_help=True, help="Model zoo: list cards, train models.")
+app.add_typer(zoo_app, name="zoo")
+
+
+@zoo_app.command("list")
+def zoo_list() -> None:
+    """Every zoo model with its metrics, training time, SHA-256 prefix and reproduce command."""
+    import json
+
+    from semadv.errors import RegistryError
+    from semadv.zoo import card, entries
+
+    table = Table(title="semadv zoo")
+    for col in ("model", "description", "metrics", "params", "train s", "sha256", "reproduce"):
+        table.add_column(col)
+    for name, entry in sorted(entries().items()):
+        try:
+            c = card(name)
+            table.add_row(
+                name,
+                entry.description,
+                json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in c.metrics.items()}),
+                f"{c.parameters:,}",
+                f"{c.train_seconds:.1f}",
+                c.sha256[:12],
+                c.reproduce,
+            )
+        except RegistryError:
+            table.add_row(name, entry.description, "(no weights)", "—", "—", "—", f"semadv zoo train {name}")
+    console.print(table)
+
+
+@zoo_app.command("train")
+def zoo_train(name: str = typer.Argument(...), seed: int = typer.Option(0)) -> None:
+    """Train a zoo model with its recipe and write its safetensors weights and card into the package."""
+    from semadv.errors import SemadvError
+    from semadv.zoo import train
+
+    try:
+        with console.status(f"training {name} …"):
+            c = train(name, seed=seed)
+    except SemadvError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2) from err
+    console.print(f"trained {name} in {c.train_seconds:.1f} s: {c.metrics}; sha256 {c.sha256}")
+
+
 world_app = typer.Typer(no_args_is_help=True, help="Procedural worlds: render and export.")
 app.add_typer(world_app, name="world")
 
