@@ -231,6 +231,17 @@ def test_certify_campaign_and_report(tmp_path):
     assert "certified accuracy" in text and "<svg" in text
 
 
+def test_report_shows_transfer_heatmap_when_present(tmp_path):
+    out = run_campaign(load_config(data={**BASE, "data": {"source": "digits", "n": 8}}), tmp_path / "tr")
+    (out / "transfer.json").write_text(
+        json.dumps(
+            {"title": "transfer <b>", "rows": ["A", "B"], "cols": ["A", "B"], "matrix": [[1.0, 0.25], [0.5, 1.0]]}
+        )
+    )
+    text = build_report(out).read_text()
+    assert "0.25" in text and "transfer &lt;b&gt;" in text and "<b>" not in text.replace("<body>", "")
+
+
 def test_report_escapes_user_strings(tmp_path):
     data = {**BASE, "name": "<script>alert('x')</script>", "data": {"source": "digits", "n": 8}}
     out = run_campaign(load_config(data=data), tmp_path / "esc")
@@ -245,10 +256,11 @@ def _cli(*args: str) -> list[str]:
 
 
 def test_sigkill_at_random_moments_then_resume_gives_identical_records(tmp_path):
+    n = 720
     cfg = {
         **BASE,
         "search": {"name": "pgd", "params": {"steps": 20, "alpha": 0.01}},
-        "data": {"source": "digits", "n": 360},
+        "data": {"source": "digits", "split": "train", "n": n},
         "run": {"batch_size": 6},
     }
     path = _toml(cfg, tmp_path / "kill.toml")
@@ -256,8 +268,10 @@ def test_sigkill_at_random_moments_then_resume_gives_identical_records(tmp_path)
     subprocess.run(_cli("run", str(path), "--out", str(clean), "--quiet"), check=True, timeout=300)
     killed = tmp_path / "killed"
     rng = random.Random(0)
-    kills = 0
-    for _ in range(12):
+    kills, progress = 0, []
+    for _ in range(30):
+        if kills >= 10:
+            break
         p = subprocess.Popen(
             _cli("run", str(path), "--out", str(killed), "--quiet"),
             stdout=subprocess.DEVNULL,
@@ -268,13 +282,17 @@ def test_sigkill_at_random_moments_then_resume_gives_identical_records(tmp_path)
             p.send_signal(signal.SIGKILL)
             kills += 1
         p.wait()
+        if (killed / "records.sqlite").exists():
+            with Store(killed / "records.sqlite") as s:
+                progress.append(len(s.done_batches()))
     subprocess.run(_cli("run", str(path), "--out", str(killed), "--quiet"), check=True, timeout=300)
     assert kills >= 10
+    assert any(0 < k < n // 6 for k in progress)  # some kills landed in the middle of the work
     with Store(clean / "records.sqlite") as a, Store(killed / "records.sqlite") as b:
         ra, rb = a.records(), b.records()
-    assert len(rb) == 360 and [r["idx"] for r in rb] == list(range(360))
+    assert len(rb) == n and [r["idx"] for r in rb] == list(range(n))
     assert ra == rb  # none lost, none duplicated, identical to the uninterrupted run
-    assert len(list((killed / "images").glob("*_adv.png"))) == 360
+    assert len(list((killed / "images").glob("*_adv.png"))) == n
 
 
 ray = pytest.importorskip("ray", reason="the distributed extra is installed by `make test`")
