@@ -93,7 +93,8 @@ def _make(world: str, split: str, seed: int, n: int, chunk: int) -> dict[str, to
     with torch.no_grad():
         for i in range(0, n, chunk):
             r = sw.render(params[i : i + chunk], with_labels=True)
-            assert r.labels is not None and r.instances is not None
+            if r.labels is None or r.instances is None:
+                raise RuntimeError("streets render returned no label maps")
             out.setdefault("image", []).append(r.image)
             out.setdefault("labels", []).append(r.labels)
             out.setdefault("instances", []).append(r.instances)
