@@ -130,3 +130,53 @@ class SVAE(nn.Module):
         logits = self.dis(torch.cat([z_true, z_fake]))[:, 0]
         target = torch.cat([torch.ones(len(z_true)), torch.zeros(len(z_fake))])
         return F.binary_cross_entropy_with_logits(logits, target)
+
+
+class CVAE(nn.Module):
+    """Class-conditional digit generator (conditional VAE, Sohn et al. 2015) with an auxiliary classifier
+    on images, for latent-space Type I attacks (seed 001 §III-D, Eq. 13). ``generate(z, y)`` decodes latent
+    ``z`` (B, latent) for class ``y``; ``forward(x)`` returns the auxiliary classifier's logits."""
+
+    def __init__(self, latent: int = 16, classes: int = 10) -> None:
+        super().__init__()
+        self.latent, self.classes = latent, classes
+        self.enc = nn.Sequential(
+            nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+        )
+        self.enc_fc = nn.Sequential(nn.Linear(64 * 16 + classes, 128), nn.ReLU())
+        self.mu = nn.Linear(128, latent)
+        self.logvar = nn.Linear(128, latent)
+        self.dec_fc = nn.Sequential(nn.Linear(latent + classes, 128), nn.ReLU(), nn.Linear(128, 64 * 16), nn.ReLU())
+        self.dec = nn.Sequential(nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),
+                                 nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1))
+        self.aux = LeNet(classes)
+
+    def _onehot(self, y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        if y.is_floating_point():  # soft labels (B, classes) are accepted as they are
+            return y.to(like)
+        return F.one_hot(y.long(), self.classes).to(like)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.enc_fc(torch.cat([self.enc(x), self._onehot(y, x)], 1))
+        return self.mu(h), self.logvar(h).clamp(-10, 6)
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.dec_fc(torch.cat([z, self._onehot(y, z)], 1)).reshape(-1, 64, 4, 4)
+        return torch.sigmoid(self.dec(h))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.aux(x)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """ELBO (BCE + KL) + auxiliary CE on real images + class consistency of samples (AC-GAN's auxiliary
+        term applied to the generator, weight 5)."""
+        mu, logvar = self.encode(x, y)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
+        rec = F.binary_cross_entropy(self.generate(z, y), x, reduction="none").flatten(1).sum(1).mean()
+        kl = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1)).mean()
+        aux = F.cross_entropy(self.aux(x), y)
+        y_new = torch.randint(0, self.classes, y.shape, generator=generator)
+        fake = self.generate(torch.randn(mu.shape, generator=generator), y_new)
+        consistency = F.cross_entropy(self.aux(fake), y_new)
+        return rec + kl + 10.0 * aux + 5.0 * consistency

@@ -60,7 +60,8 @@ def register_model(entry: ZooEntry) -> ZooEntry:
 
 
 def _load_all() -> None:
-    import semadv.zoo.digits  # noqa: F401  (registers its entries)
+    import semadv.zoo.digits
+    import semadv.zoo.streets  # noqa: F401  (register their entries)
 
 
 def entries() -> dict[str, ZooEntry]:
