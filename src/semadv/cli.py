@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -17,6 +19,18 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="semadv: sema
 console = Console(width=None if sys.stdout.isatty() else 130)
 
 KINDS = {"spaces": "space", "searches": "search", "goals": "goal"}
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Print a library error (bad input, bad config, unknown name) in red and exit with code 2."""
+    from semadv.errors import SemadvError
+
+    try:
+        yield
+    except SemadvError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2) from err
 
 
 def _version(value: bool) -> None:
@@ -197,21 +211,17 @@ def run_cmd(
 
     from semadv.campaign.config import load_config
     from semadv.campaign.runner import run_campaign
-    from semadv.errors import SemadvError
 
     extra = (
         list(overrides)
         + ([f"run.backend={backend!r}".replace("'", '"')] if backend else [])
         + ([f'run.address="{address}"'] if address else [])
     )
-    try:
+    with _user_errors():
         cfg = load_config(config, extra)
         with Progress(console=console, disable=quiet, transient=True) as bar:
             task = bar.add_task(f"{cfg.name}", total=None)
             run_campaign(cfg, out, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except SemadvError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(code=2) from err
     console.print(f"run complete: {out}  (report: semadv report {out})")
 
 
@@ -221,14 +231,10 @@ def report_cmd(
     out: str = typer.Option(None, help="HTML path (default RUN_DIR/report.html)"),
 ) -> None:
     """Write a self-contained HTML report and summary.json for one or more runs."""
-    from semadv.errors import SemadvError
     from semadv.report import build_report
 
-    try:
+    with _user_errors():
         path = build_report(run_dir, out)
-    except SemadvError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(code=2) from err
     console.print(f"wrote {path}")
 
 
@@ -267,15 +273,10 @@ def zoo_list() -> None:
 @zoo_app.command("train")
 def zoo_train(name: str = typer.Argument(...), seed: int = typer.Option(0)) -> None:
     """Train a zoo model with its recipe and write its safetensors weights and card into the package."""
-    from semadv.errors import SemadvError
     from semadv.zoo import train
 
-    try:
-        with console.status(f"training {name} …"):
-            c = train(name, seed=seed)
-    except SemadvError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(code=2) from err
+    with _user_errors(), console.status(f"training {name} …"):
+        c = train(name, seed=seed)
     console.print(f"trained {name} in {c.train_seconds:.1f} s: {c.metrics}; sha256 {c.sha256}")
 
 
@@ -294,15 +295,11 @@ def world_render(
 ) -> None:
     """Render ``n`` samples of a world into a labelled grid (landmarks and ids for faces, label maps and
     boxes for streets)."""
-    from semadv.errors import SemadvError
     from semadv.worlds.datasets import generate
     from semadv.worlds.grid import save_grid
 
-    try:
+    with _user_errors():
         data = generate(world, split, seed, n)
-    except SemadvError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(code=2) from err
     if world == "faces":
         caps = [f"id {int(i)}" for i in data["identity"]]
         path = save_grid(data["image"], out, ncol=ncol, captions=caps, points=data["landmarks"])

@@ -51,18 +51,19 @@ def fit_classifier(
     batch: int = 64,
 ) -> nn.Module:
     """Train a classifier with Adam and cross-entropy (seeded shuffling); returns it in eval mode."""
+    from semadv.training import optimize
+
     torch.manual_seed(seed)
     model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        perm = torch.randperm(len(y), generator=g)
-        for i in range(0, len(y), batch):
-            idx = perm[i : i + batch]
-            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    optimize(
+        model.parameters(),
+        lambda idx: nn.functional.cross_entropy(model(x[idx]), y[idx]),
+        len(y),
+        epochs,
+        batch,
+        torch.Generator().manual_seed(seed),
+        lr,
+    )
     return model.eval()
 
 

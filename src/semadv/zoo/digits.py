@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from semadv.demo import TinyCNN, fit_classifier
+from semadv.training import optimize
 from semadv.worlds.datasets import generate
 from semadv.zoo.nets import CVAE, MLP, SVAE, JudgeCNN, LeNet
 from semadv.zoo.registry import ZooEntry, register_model
@@ -114,24 +115,9 @@ def _fit_svae(model: nn.Module, seed: int) -> dict[str, Any]:
     x, y = _augment(tr["image"], tr["label"], 3, seed)
     g = torch.Generator().manual_seed(seed)
     params1 = [p for n, p in model.named_parameters() if not n.startswith("dis.")]
-    opt = torch.optim.Adam(params1, lr=2e-3)
     model.train()
-    for _ in range(60):
-        perm = torch.randperm(len(y), generator=g)
-        for i in range(0, len(y), 128):
-            idx = perm[i : i + 128]
-            loss, _ = model.stage1_loss(x[idx], y[idx], g)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    opt2 = torch.optim.Adam(model.dis.parameters(), lr=1e-3)
-    for _ in range(30):
-        perm = torch.randperm(len(y), generator=g)
-        for i in range(0, len(y), 128):
-            loss = model.stage2_loss(x[perm[i : i + 128]], g)
-            opt2.zero_grad()
-            loss.backward()
-            opt2.step()
+    optimize(params1, lambda idx: model.stage1_loss(x[idx], y[idx], g)[0], len(y), 60, 128, g, 2e-3)
+    optimize(model.dis.parameters(), lambda idx: model.stage2_loss(x[idx], g), len(y), 30, 128, g, 1e-3)
     return _svae_metrics(model, 449, 0)
 
 
@@ -172,16 +158,8 @@ def _fit_cvae(model: nn.Module, seed: int) -> dict[str, Any]:
     tr = generate("digits", "train", n=1348)
     x, y = _augment(tr["image"], tr["label"], 3, seed)
     g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     model.train()
-    for _ in range(50):
-        perm = torch.randperm(len(y), generator=g)
-        for i in range(0, len(y), 128):
-            idx = perm[i : i + 128]
-            loss = model.loss(x[idx], y[idx], g)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    optimize(model.parameters(), lambda idx: model.loss(x[idx], y[idx], g), len(y), 50, 128, g, 2e-3)
     return _cvae_metrics(model, 449, 0)
 
 
@@ -205,8 +183,15 @@ def _cvae_metrics(model: nn.Module, n: int, seed: int) -> dict[str, float]:
     return {"aux_accuracy": aux, "judge_class_consistency": judged}
 
 
-register_model(ZooEntry(
-    name="digits-cvae", description="class-conditional digit generator (CVAE) with an auxiliary LeNet classifier, "
-    "latent 16", build=lambda: CVAE(), fit=_fit_cvae, evaluate=_cvae_metrics,
-    data="sklearn digits, train split (1348) + 3 shifted copies, 16×16", quick_metric="aux_accuracy", tolerance=0.06,
-))
+register_model(
+    ZooEntry(
+        name="digits-cvae",
+        description="class-conditional digit generator (CVAE) with an auxiliary LeNet classifier, latent 16",
+        build=lambda: CVAE(),
+        fit=_fit_cvae,
+        evaluate=_cvae_metrics,
+        data="sklearn digits, train split (1348) + 3 shifted copies, 16×16",
+        quick_metric="aux_accuracy",
+        tolerance=0.06,
+    )
+)

@@ -141,15 +141,21 @@ class CVAE(nn.Module):
         super().__init__()
         self.latent, self.classes = latent, classes
         self.enc = nn.Sequential(
-            nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+            nn.Conv2d(1, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
         )
         self.enc_fc = nn.Sequential(nn.Linear(64 * 16 + classes, 128), nn.ReLU())
         self.mu = nn.Linear(128, latent)
         self.logvar = nn.Linear(128, latent)
         self.dec_fc = nn.Sequential(nn.Linear(latent + classes, 128), nn.ReLU(), nn.Linear(128, 64 * 16), nn.ReLU())
-        self.dec = nn.Sequential(nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),
-                                 nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1))
+        self.dec = nn.Sequential(
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1),
+        )
         self.aux = LeNet(classes)
 
     def _onehot(self, y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

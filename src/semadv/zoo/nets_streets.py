@@ -9,8 +9,11 @@ from torch import nn
 
 
 def _cbr(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 class _Res(nn.Module):
@@ -67,15 +70,18 @@ class PyramidJudge(nn.Module):
 
     def __init__(self, classes: int = 8, width: int = 40) -> None:
         super().__init__()
-        self.features = nn.Sequential(_cbr(3, width // 2, stride=2), _cbr(width // 2, width), _cbr(width, width, 2),
-                                      _cbr(width, width))
+        self.features = nn.Sequential(
+            _cbr(3, width // 2, stride=2), _cbr(width // 2, width), _cbr(width, width, 2), _cbr(width, width)
+        )
         self.bins = (1, 2, 4)
         self.reduce = nn.ModuleList([nn.Conv2d(width, width // 4, 1) for _ in self.bins])
         self.head = nn.Sequential(_cbr(width + len(self.bins) * (width // 4), width), nn.Conv2d(width, classes, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.features(x)
-        pooled = [F.interpolate(r(F.adaptive_avg_pool2d(f, b)), size=f.shape[-2:], mode="bilinear",
-                                align_corners=False) for b, r in zip(self.bins, self.reduce, strict=True)]
+        pooled = [
+            F.interpolate(r(F.adaptive_avg_pool2d(f, b)), size=f.shape[-2:], mode="bilinear", align_corners=False)
+            for b, r in zip(self.bins, self.reduce, strict=True)
+        ]
         y = self.head(torch.cat([f, *pooled], 1))
         return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)

@@ -1,0 +1,47 @@
+"""The one minibatch training loop used by every zoo recipe (and the demo's classifier)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+
+
+def optimize(
+    params: Iterable[nn.Parameter],
+    loss_of: Callable[[torch.Tensor], torch.Tensor],
+    n: int,
+    epochs: int,
+    batch: int,
+    generator: torch.Generator,
+    lr: float,
+    weight_decay: float | None = None,
+    one_cycle: bool = False,
+) -> None:
+    """Minimise ``loss_of(indices)`` over seeded random minibatches of ``range(n)`` for ``epochs`` epochs.
+
+    Adam (or AdamW when ``weight_decay`` is given), optionally with a one-cycle learning-rate schedule.
+    Deterministic given the generator: each epoch draws one permutation from it, and ``loss_of`` may draw
+    further numbers (augmentation, noise) from the same generator.
+    """
+    params = list(params)
+    opt: torch.optim.Optimizer = (
+        torch.optim.Adam(params, lr=lr)
+        if weight_decay is None
+        else torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    )
+    sched = (
+        torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * ((n + batch - 1) // batch))
+        if one_cycle
+        else None
+    )
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=generator)
+        for i in range(0, n, batch):
+            loss = loss_of(perm[i : i + batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
