@@ -18,18 +18,20 @@ def optimize(
     lr: float,
     weight_decay: float | None = None,
     one_cycle: bool = False,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> None:
     """Minimise ``loss_of(indices)`` over seeded random minibatches of ``range(n)`` for ``epochs`` epochs.
 
     Adam (or AdamW when ``weight_decay`` is given), optionally with a one-cycle learning-rate schedule.
     Deterministic given the generator: each epoch draws one permutation from it, and ``loss_of`` may draw
-    further numbers (augmentation, noise) from the same generator.
+    further numbers (augmentation, noise) from the same generator — or take its own optimiser steps on other
+    parameters first (the discriminator of a GAN).
     """
     params = list(params)
     opt: torch.optim.Optimizer = (
-        torch.optim.Adam(params, lr=lr)
+        torch.optim.Adam(params, lr=lr, betas=betas)
         if weight_decay is None
-        else torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        else torch.optim.AdamW(params, lr=lr, betas=betas, weight_decay=weight_decay)
     )
     sched = (
         torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * ((n + batch - 1) // batch))
