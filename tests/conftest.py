@@ -12,10 +12,15 @@ torch.set_num_threads(2)
 
 @pytest.fixture(scope="session")
 def digits_model():
-    """(model, x_test, y_test, accuracy): TinyCNN trained on sklearn digits (≈5 s, deterministic)."""
-    from semadv.demo import train_digits_classifier
+    """(model, x_test, y_test, accuracy): the shipped zoo TinyCNN and the 449 real test digits."""
+    from semadv import zoo
+    from semadv.worlds import generate
 
-    return train_digits_classifier(seed=0)
+    model = zoo.load("digits-tinycnn")
+    te = generate("digits", "test", n=449)
+    with torch.no_grad():
+        acc = float((model(te["image"]).argmax(1) == te["label"]).float().mean())
+    return model, te["image"], te["label"], acc
 
 
 @pytest.fixture

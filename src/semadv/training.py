@@ -47,3 +47,27 @@ def optimize(
             opt.step()
             if sched is not None:
                 sched.step()
+
+
+def fit_classifier(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int = 15,
+    seed: int = 0,
+    lr: float = 3e-3,
+    batch: int = 64,
+) -> nn.Module:
+    """Train a classifier with Adam and cross-entropy (seeded shuffling); returns it in eval mode."""
+    torch.manual_seed(seed)
+    model.train()
+    optimize(
+        model.parameters(),
+        lambda idx: nn.functional.cross_entropy(model(x[idx]), y[idx]),
+        len(y),
+        epochs,
+        batch,
+        torch.Generator().manual_seed(seed),
+        lr,
+    )
+    return model.eval()

@@ -8,10 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from semadv.demo import TinyCNN, fit_classifier
-from semadv.training import optimize
+from semadv.training import fit_classifier, optimize
 from semadv.worlds.datasets import generate
-from semadv.zoo.nets import CVAE, MLP, SVAE, JudgeCNN, LeNet
+from semadv.zoo.nets import CVAE, MLP, SVAE, JudgeCNN, LeNet, TinyCNN
 from semadv.zoo.registry import ZooEntry, register_model
 
 

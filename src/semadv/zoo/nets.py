@@ -7,6 +7,26 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class TinyCNN(nn.Module):
+    """A 3-layer CNN for 1×16×16 digits (a victim for demos and tests)."""
+
+    def __init__(self, channels: int = 1, classes: int = 10, width: int = 16) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.LazyLinear(classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 class MLP(nn.Module):
     """Seed 001's attacked MLP f1: one hidden layer of 128 units."""
 
