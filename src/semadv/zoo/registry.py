@@ -61,6 +61,7 @@ def register_model(entry: ZooEntry) -> ZooEntry:
 
 def _load_all() -> None:
     import semadv.zoo.digits
+    import semadv.zoo.faces
     import semadv.zoo.streets  # noqa: F401  (register their entries)
 
 
