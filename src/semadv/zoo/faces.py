@@ -101,7 +101,7 @@ for _name, _desc, _blocks, _margin in (
         ZooEntry(
             name=_name,
             description=_desc,
-            build=lambda b=_blocks: FaceEmbedder(blocks=b),
+            build=_builder(_blocks),
             fit=_fit_embedder(_margin, 6),
             evaluate=_evaluate,
             data=_DATA,
