@@ -246,9 +246,16 @@ app.add_typer(zoo_app, name="zoo")
 
 
 @zoo_app.command("list")
-def zoo_list() -> None:
+def zoo_list(markdown: str = typer.Option(None, help="also write the cards as a Markdown results page here")) -> None:
     """Every zoo model with its metrics, training time, SHA-256 prefix and reproduce command."""
     import json
+    from pathlib import Path
+
+    from semadv.zoo.registry import results_page
+
+    if markdown:
+        Path(markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(markdown).write_text(results_page())
 
     from semadv.errors import RegistryError
     from semadv.zoo import card, entries

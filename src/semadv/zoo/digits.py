@@ -86,7 +86,7 @@ for _name, _desc, _build, _fit_fn in (
     ),
     (
         "digits-judge",
-        "independent digit judge: GroupNorm CNN with global pooling, trained with seed 7",
+        "independent digit judge: GroupNorm CNN with global pooling (an architecture no victim uses)",
         lambda: JudgeCNN(),
         _classifier_fit(20, 3),
     ),

@@ -3,7 +3,8 @@
 * :class:`CenterNetLite` — heat-map detector (Zhou et al. 2019, "Objects as Points"): per-class centre
   heat-maps, box size and sub-cell offset at stride 4.
 * :class:`SqueezeDetLite` — anchor-based detector (Wu et al. 2017, SqueezeDet): per anchor a separate
-  confidence score, class probabilities and box deltas at stride 8; seed 003 attacks its confidence term.
+  confidence score (trained towards the IoU of its decoded box, as in SqueezeDet), class probabilities and
+  box deltas at stride 4; seed 003 attacks its confidence term.
 
 Both return raw head tensors from ``forward`` (so attacks can target any term) and decode them with
 :meth:`detect` into boxes (x0, y0, x1, y1) in pixels, scores and classes (0 car, 1 person, 2 cyclist).
@@ -121,11 +122,11 @@ class CenterNetLite(nn.Module):
 
 
 class SqueezeDetLite(nn.Module):
-    stride = 8
+    stride = 4
 
-    def __init__(self, width: int = 64) -> None:
+    def __init__(self, width: int = 48) -> None:
         super().__init__()
-        self.backbone = _Backbone(width, 8)
+        self.backbone = _Backbone(width, 4)
         self.A = len(ANCHORS)
         self.head = nn.Conv2d(width, self.A * (1 + len(DET_CLASSES) + 4), 3, padding=1)
         bias = self.head.bias
@@ -162,14 +163,18 @@ class SqueezeDetLite(nn.Module):
         return torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], -1)
 
     def loss(self, out: torch.Tensor, boxes: list[torch.Tensor], classes: list[torch.Tensor]) -> torch.Tensor:
-        """SqueezeDet loss: confidence (BCE, positives weighted up), class CE and smooth-L1 deltas on the
-        anchors responsible for each ground-truth box (its centre cell, best-IoU anchor shape)."""
+        """SqueezeDet loss: confidence (BCE towards the predicted box's IoU for positives, 0 for the rest;
+        positives weighted up), class CE and smooth-L1 deltas on the anchors responsible for each
+        ground-truth box (its centre cell, best-IoU anchor shape)."""
         conf, cls, deltas = self.split(out)
         B, _, h, w = out.shape
         a = self.anchor_boxes(h, w)
         conf_t = torch.zeros_like(conf)
+        pos = torch.zeros_like(conf, dtype=torch.bool)
         total = out.sum() * 0
         npos = 0
+        with torch.no_grad():
+            predicted = self.decode_boxes(deltas.detach(), h, w)  # (B, N, 4)
         for b in range(B):
             for box, c in zip(boxes[b], classes[b], strict=True):
                 gx, gy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -194,9 +199,11 @@ class SqueezeDetLite(nn.Module):
                     + F.smooth_l1_loss(deltas[b, k], t, reduction="sum")
                     + F.cross_entropy(cls[b, k][None], c[None].long())
                 )
-                conf_t[b, k] = 1.0
+                # SqueezeDet's confidence target: the IoU of the anchor's current prediction with its object
+                conf_t[b, k] = box_iou(predicted[b, k][None], box[None])[0, 0].clamp(0.1, 1.0)
+                pos[b, k] = True
                 npos += 1
-        weight = torch.where(conf_t > 0, 20.0, 1.0)
+        weight = torch.where(pos, 20.0, 1.0)
         conf_loss = F.binary_cross_entropy_with_logits(conf, conf_t, weight=weight, reduction="sum")
         return (total + conf_loss) / max(npos, 1)
 
