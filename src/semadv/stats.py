@@ -174,3 +174,16 @@ def _wilcoxon(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
     if np.allclose(d, 0):
         return 1.0
     return float(sps.wilcoxon(a, b, alternative=alternative, zero_method="zsplit").pvalue)
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to feature sets a, b (N, d) (the FID formula on our own
+    world-trained features, since Inception weights are unavailable)."""
+    from scipy import linalg
+
+    a64, b64 = a.double().numpy(), b.double().numpy()
+    mu1, mu2 = a64.mean(0), b64.mean(0)
+    s1, s2 = np.cov(a64, rowvar=False), np.cov(b64, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2)
+    covmean = covmean.real if np.iscomplexobj(covmean) else covmean
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))

@@ -11,6 +11,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassJaccardIndex
 
 from semadv.errors import RegistryError
+from semadv.stats import frechet_distance
 from semadv.training import optimize
 from semadv.worlds.datasets import generate
 from semadv.worlds.streets import CLASSES
@@ -273,20 +274,6 @@ def _fit_spade(model: nn.Module, seed: int) -> dict[str, Any]:
 
     optimize(G.parameters(), step, len(x), 4, 16, g, 2e-3, betas=(0.0, 0.9))
     return _spade_metrics(model, 200, 0)
-
-
-def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Fréchet distance between Gaussians fitted to feature sets a, b (N, d) (the FID formula on our own
-    world-trained features, since Inception weights are unavailable)."""
-    import numpy as np
-    from scipy import linalg
-
-    a64, b64 = a.double().numpy(), b.double().numpy()
-    mu1, mu2 = a64.mean(0), b64.mean(0)
-    s1, s2 = np.cov(a64, rowvar=False), np.cov(b64, rowvar=False)
-    covmean = linalg.sqrtm(s1 @ s2)
-    covmean = covmean.real if np.iscomplexobj(covmean) else covmean
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 
 
 def pooled_features(images: torch.Tensor) -> torch.Tensor:
