@@ -186,7 +186,7 @@ def _fit_landmarks(model: nn.Module, seed: int) -> dict[str, Any]:
         model.parameters(),
         lambda idx: F.l1_loss(model(x[idx]), lm[idx]) / 64,
         len(x),
-        10,
+        6,
         64,
         g,
         3e-3,
@@ -204,7 +204,7 @@ def _eval_landmarks(model: nn.Module, n: int, seed: int) -> dict[str, float]:
 
 
 def _fit_judge(model: nn.Module, seed: int) -> dict[str, Any]:
-    return _fit_embedder(0.3, 6)(model, seed + 7)  # a different seed from the victims' as well
+    return _fit_embedder(0.3, 4)(model, seed + 7)  # a different seed from the victims' as well
 
 
 register_model(
@@ -322,7 +322,7 @@ def _fit_editor(model: nn.Module, seed: int) -> dict[str, Any]:
         return edit + rec
 
     model.train()
-    optimize(model.parameters(), loss_of, len(d["x"]), 8, 64, g, 3e-3, weight_decay=1e-4, one_cycle=True)
+    optimize(model.parameters(), loss_of, len(d["x"]), 6, 64, g, 3e-3, weight_decay=1e-4, one_cycle=True)
     return editor_metrics(model, edit_pairs(1000, "test", 0))
 
 
@@ -364,7 +364,7 @@ def _fit_stylegen(model: nn.Module, seed: int) -> dict[str, Any]:
         return rec + 0.5 * kl
 
     model.train()
-    optimize(model.parameters(), loss_of, len(x), 12, 64, g, 2e-3, one_cycle=True)
+    optimize(model.parameters(), loss_of, len(x), 8, 64, g, 2e-3, one_cycle=True)
     fit_directions(model, 4000, seed)
     return stylegen_metrics(model, 1000, seed)
 

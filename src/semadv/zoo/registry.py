@@ -51,6 +51,19 @@ class ModelCard:
 
 _ENTRIES: dict[str, ZooEntry] = {}
 
+#: registered models whose weights are not shipped yet (their recipes exist; train them with
+#: ``semadv zoo train NAME`` on an otherwise idle machine, then remove them from this set)
+PENDING: frozenset[str] = frozenset(
+    {
+        "face-attributes",
+        "face-r2-softmax",
+        "face-landmarks",
+        "face-judge",
+        "face-editor",
+        "face-stylegen",
+    }
+)
+
 
 def register_model(entry: ZooEntry) -> ZooEntry:
     if entry.name in _ENTRIES:

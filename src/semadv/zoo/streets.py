@@ -204,7 +204,7 @@ def _detectors() -> None:
                 name=name,
                 description=desc,
                 build=build,
-                fit=_fit_detector(12 if name.endswith("centernet") else 30),
+                fit=_fit_detector(12),
                 evaluate=_evaluate_detector,
                 data=_DATA + f"; boxes >= {MIN_BOX:g} px",
                 quick_metric="map50",
