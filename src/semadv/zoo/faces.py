@@ -56,8 +56,8 @@ def verification_metrics(model: nn.Module, x: torch.Tensor, ids: torch.Tensor) -
 
 def _fit_embedder(margin: float, epochs: int) -> Callable[[nn.Module, int], dict[str, Any]]:
     def fit(model: nn.Module, seed: int) -> dict[str, Any]:
-        if not isinstance(model, FaceEmbedder):
-            raise TypeError(f"expected a FaceEmbedder; got {type(model).__name__}")
+        if not isinstance(model, FaceEmbedder | IdentityJudge):
+            raise TypeError(f"expected a face embedder; got {type(model).__name__}")
         tr = generate("faces", "train", seed=0, n=N_TRAIN_FACES)
         x, ids = tr["image"], tr["identity"]
         head = MarginHead(model.dim, int(ids.max()) + 1, margin=margin)

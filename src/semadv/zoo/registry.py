@@ -55,9 +55,6 @@ _ENTRIES: dict[str, ZooEntry] = {}
 #: ``semadv zoo train NAME`` on an otherwise idle machine, then remove them from this set)
 PENDING: frozenset[str] = frozenset(
     {
-        "face-attributes",
-        "face-r2-softmax",
-        "face-landmarks",
         "face-judge",
         "face-editor",
         "face-stylegen",
