@@ -209,11 +209,22 @@ def run_cmd(
     address: str = typer.Option(None, help="Ray cluster address (overrides run.address)"),
     quiet: bool = typer.Option(False, help="no progress bar"),
 ) -> None:
-    """Run or resume a campaign: stream its dataset through an attack or certification into OUT."""
+    """Run or resume a campaign: stream its dataset through an attack or certification into OUT.
+
+    A config with a ``[recipe]`` table runs a seed-paper recipe instead (``semadv.recipes``): its
+    experiment results go to OUT/*.json and its results page is regenerated."""
     from rich.progress import Progress
 
     from semadv.campaign.config import load_config
     from semadv.campaign.runner import run_campaign
+    from semadv.recipes.base import is_recipe_config, load_recipe_config, run_recipe
+
+    with _user_errors():
+        if is_recipe_config(config):
+            recipe, rcfg = load_recipe_config(config, overrides)
+            page = run_recipe(recipe, rcfg, out, log=lambda m: console.print(m) if not quiet else None)
+            console.print(f"recipe complete: {page}")
+            return
 
     extra = (
         list(overrides)

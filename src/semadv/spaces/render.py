@@ -5,6 +5,10 @@ The searched parameters are named with a per-parameter budget in physical units;
 box ``|θᵢ − θᵢ⁰| ≤ budgetᵢ`` intersected with the world's physical ranges (which also keeps scenes valid:
 e.g. cars stay on the road because their lateral range is the road). The metric is L∞ in budget-normalised
 units, so PGD's ``alpha = 0.1`` moves every parameter by a tenth of its budget per step.
+
+With ``metric="ellipsoid"`` the feasible set is instead seed 002's minimum-volume ellipsoid enclosing the
+budgets, ‖θ − θ⁰‖_M ≤ 1 with M = diag(budgetᵢ⁻²) (§3.2), so searches use the M-metric (PGD steps, FAB's
+minimum ‖η‖_M) and the exact projection of §3.3.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Mapping
 
 import torch
 
-from semadv.constraints import LpBall
+from semadv.constraints import Constraint, Ellipsoid, LpBall
 from semadv.errors import ConstraintError, InputError
 from semadv.registry import register
 from semadv.spaces.base import Space
@@ -29,7 +33,7 @@ class RenderSpace(Space):
 
     source = "scene"
 
-    def __init__(self, world: World, budgets: Mapping[str, float]) -> None:
+    def __init__(self, world: World, budgets: Mapping[str, float], metric: str = "linf") -> None:
         if not budgets:
             raise InputError(
                 f"RenderSpace needs at least one budget; {world.name} parameters: {', '.join(world.names)}"
@@ -40,7 +44,17 @@ class RenderSpace(Space):
         for n, b in budgets.items():
             if not float(b) > 0:
                 raise ConstraintError(f"budget of {n!r} must be > 0; got {b!r}")
-        super().__init__(LpBall(1.0, float("inf"), scale=[float(budgets[n]) for n in self.names]))
+        scale = [float(budgets[n]) for n in self.names]
+        constraint: Constraint
+        if metric == "linf":
+            constraint = LpBall(1.0, float("inf"), scale=scale)
+        elif metric == "ellipsoid":
+            constraint = Ellipsoid.from_budgets(scale)
+        else:
+            raise InputError(f"metric must be 'linf' or 'ellipsoid'; got {metric!r}")
+        self.metric = metric
+        self.budgets = torch.tensor(scale)
+        super().__init__(constraint)
 
     def check_source(self, x: torch.Tensor) -> torch.Tensor:
         return self.world.validate(x)
@@ -67,6 +81,5 @@ class RenderSpace(Space):
         return torch.maximum(torch.minimum(z, hi), lo)
 
     def __repr__(self) -> str:
-        scale = getattr(self.constraint, "scale", None)
-        budgets = dict(zip(self.names, [] if scale is None else scale.tolist(), strict=False))
-        return f"RenderSpace({self.world.name}, {budgets})"
+        budgets = dict(zip(self.names, self.budgets.tolist(), strict=True))
+        return f"RenderSpace({self.world.name}, {budgets}, metric={self.metric!r})"
