@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def test_certification_radii_and_curves(tmp_path: Path) -> None:
     assert all(v >= 0 for v in row["acr"].values())
     for ys in row["curves"].values():
         assert all(0 <= y <= 1 for y in ys)
-        assert all(a >= b for a, b in zip(ys, ys[1:], strict=False))
+        assert all(a >= b for a, b in itertools.pairwise(ys))
 
 
 def test_recipe_config_errors_name_the_bad_value(tmp_path: Path) -> None:

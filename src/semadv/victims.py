@@ -18,7 +18,9 @@ from semadv.errors import InputError
 
 
 @torch.no_grad()
-def embed_batched(embedder: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch: int = 512) -> torch.Tensor:
+def embed_batched(
+    embedder: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch: int = 512
+) -> torch.Tensor:
     """Unit-norm embeddings (N, d) of ``images`` computed in batches without gradients."""
     if images.dim() != 4:
         raise InputError(f"images must be (N, C, H, W); got {tuple(images.shape)}")
@@ -64,3 +66,20 @@ class GalleryIdentifier(nn.Module):
             s = self(images)
         s = s.scatter(1, labels[:, None].long(), float("-inf"))
         return s.topk(k, dim=1).indices
+
+
+class Stack(nn.Module):
+    """Stacked outputs ``[victim(x) | attacker(x)]`` (B, K₁ + K₂) for goals that judge two models at once
+    (seed 001's Type I goal :class:`~semadv.goals.typeone.KeepAndChange`: keep f1, change f2)."""
+
+    def __init__(self, victim: nn.Module, attacker: nn.Module) -> None:
+        super().__init__()
+        self.victim, self.attacker = victim, attacker
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        v, a = self.victim(images), self.attacker(images)
+        if v.dim() != 2 or a.dim() != 2 or v.shape[0] != a.shape[0]:
+            raise InputError(
+                f"victim and attacker must return (B, K) outputs; got {tuple(v.shape)} and {tuple(a.shape)}"
+            )
+        return torch.cat([v, a], dim=1)

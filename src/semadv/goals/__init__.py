@@ -2,5 +2,6 @@
 
 from semadv.goals.classification import Misclassification
 from semadv.goals.custom import LossGoal
+from semadv.goals.typeone import KeepAndChange
 
-__all__ = ["LossGoal", "Misclassification"]
+__all__ = ["KeepAndChange", "LossGoal", "Misclassification"]

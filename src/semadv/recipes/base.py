@@ -65,8 +65,14 @@ def register_recipe(recipe: Recipe) -> Recipe:
     return recipe
 
 
+def chunks(n: int, size: int) -> list[slice]:
+    """Slices of ``size`` rows covering ``n`` (batches bound memory; work inside a batch is vectorised)."""
+    return [slice(i, min(n, i + size)) for i in range(0, n, size)]
+
+
 def recipes() -> dict[str, Recipe]:
-    import semadv.recipes.face_robustness  # noqa: F401  (registers)
+    import semadv.recipes.face_robustness
+    import semadv.recipes.type1  # noqa: F401  (both register themselves)
 
     return dict(_RECIPES)
 
@@ -95,7 +101,9 @@ def load_recipe_config(path: str | Path, overrides: list[str] | tuple[str, ...] 
     try:
         cfg = recipe.config.model_validate(raw)
     except ValidationError as err:
-        lines = [f"recipe.{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in err.errors()]
+        lines = [
+            f"recipe.{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in err.errors()
+        ]
         raise ConfigError("invalid recipe config:\n  " + "\n  ".join(lines)) from None
     if cfg.experiment != "all" and cfg.experiment not in recipe.experiments:
         raise ConfigError(
@@ -124,9 +132,7 @@ def run_recipe(recipe: Recipe, cfg: RecipeConfig, out: str | Path, log: Progress
 
 
 def write_page(recipe: Recipe, d: Path, page: str | None = None) -> Path:
-    results = {
-        p.stem: json.loads(p.read_text()) for p in sorted(d.glob("*.json")) if p.stem in recipe.experiments
-    }
+    results = {p.stem: json.loads(p.read_text()) for p in sorted(d.glob("*.json")) if p.stem in recipe.experiments}
     out = d / recipe.page_name
     out.write_text(recipe.page(results, d, "."))
     if page:

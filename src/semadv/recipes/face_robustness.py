@@ -35,14 +35,14 @@ from semadv.certify.classifiers import GalleryClassifier
 from semadv.certify.smoothing import average_certified_radius
 from semadv.constraints import Ellipsoid, LpBall
 from semadv.goals import Misclassification
-from semadv.recipes.base import Progress, Recipe, RecipeConfig, register_recipe
+from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, register_recipe
 from semadv.search import FAB, PGD, GridSearch
 from semadv.spaces.base import Space
 from semadv.spaces.latent import LatentSpace
 from semadv.spaces.render import RenderSpace
 from semadv.stats import attribute_ranking, wilson
 from semadv.victims import GalleryIdentifier, embed_batched
-from semadv.worlds.faces import N_ID, FacesWorld, same_identity
+from semadv.worlds.faces import FacesWorld, same_identity
 
 #: exact-space attributes (world parameter → budget εᵢ in physical units; seed 002 Table 1 analogue)
 EXACT_BUDGETS: dict[str, float] = {
@@ -63,6 +63,8 @@ LABELS = {
 }
 EMBEDDERS = ("face-r1-softmax", "face-r2-softmax", "face-r1-arcface", "face-r2-arcface")
 ID_OFFSET = 10_000  # attacked and gallery identities: never seen in training (train ids 0–799)
+Space_ = Literal["exact", "learned"]
+SPACES: tuple[Space_, ...] = ("exact", "learned")
 _CHUNK = 100  # gallery scenes are drawn in seeded chunks so that smaller galleries are prefixes
 
 
@@ -70,7 +72,7 @@ class FaceRobustnessConfig(RecipeConfig):
     """Sizes and hyper-parameters; paper defaults where the CPU allows (see the results page for scale)."""
 
     embedders: list[str] = Field(default_factory=lambda: list(EMBEDDERS))
-    spaces: list[Literal["exact", "learned"]] = Field(default_factory=lambda: ["exact", "learned"])
+    spaces: list[Space_] = Field(default_factory=lambda: list(SPACES))
     identities: int = Field(100, ge=2, description="identities attacked")
     gallery: int = Field(1000, ge=2, description="gallery size for all but the gallery sweep")
     gallery_sizes: list[int] = Field(default_factory=lambda: [100, 1000, 10_000])
@@ -87,7 +89,7 @@ class FaceRobustnessConfig(RecipeConfig):
     certify_n0: int = Field(100, ge=10)
     certify_n: int = Field(1000, ge=10)
     certify_alpha: float = Field(0.001, gt=0, lt=0.5)
-    certify_spaces: list[Literal["exact", "learned"]] = Field(default_factory=lambda: ["learned"])
+    certify_spaces: list[Space_] = Field(default_factory=lambda: list(SPACES[1:]))
     sigmas_iso: list[float] = Field(default_factory=lambda: [0.1, 0.25, 0.5, 0.75, 1.0])
     sigmas_aniso: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0, 2.0, 2.5])
     calibration_samples: int = Field(200, ge=20)
@@ -223,7 +225,9 @@ class Setup:
     single: Callable[[int], Space]  # the 1-attribute space of attribute i (brute-force cross-check)
 
 
-def make_setup(kind: str, cfg: FaceRobustnessConfig, gallery: int, n: int, out: Path, log: Progress, scale: float = 1.0) -> Setup:
+def make_setup(
+    kind: str, cfg: FaceRobustnessConfig, gallery: int, n: int, out: Path, log: Progress, scale: float = 1.0
+) -> Setup:
     if n > gallery:
         raise ValueError(f"cannot attack {n} identities with a gallery of {gallery}")
     P = _cached(("scenes", gallery, cfg.seed), lambda: gallery_scenes(gallery, cfg.seed))
@@ -231,7 +235,9 @@ def make_setup(kind: str, cfg: FaceRobustnessConfig, gallery: int, n: int, out: 
     names = list(EXACT_BUDGETS)
     if kind == "exact":
         budgets = torch.tensor([EXACT_BUDGETS[a] for a in names])
-        space: Space = RenderSpace(_WORLD, {a: float(b) * scale for a, b in zip(names, budgets, strict=True)}, "ellipsoid")
+        space: Space = RenderSpace(
+            _WORLD, {a: float(b) * scale for a, b in zip(names, budgets, strict=True)}, "ellipsoid"
+        )
         return Setup(
             kind,
             space,
@@ -266,21 +272,26 @@ def make_victim(embedder: str, setup: Setup, seed: int) -> GalleryIdentifier:
 
 
 # ----- attacks --------------------------------------------------------------------------------------------
-def _chunks(n: int, size: int) -> list[slice]:
-    return [slice(i, min(n, i + size)) for i in range(0, n, size)]
-
-
-def pgd_attack(setup: Setup, victim: GalleryIdentifier, cfg: FaceRobustnessConfig, space: Space | None = None) -> dict[str, torch.Tensor]:
+def pgd_attack(
+    setup: Setup, victim: GalleryIdentifier, cfg: FaceRobustnessConfig, space: Space | None = None
+) -> dict[str, torch.Tensor]:
     """PGD (§3.3) with the exact ellipsoid projection, random starts; restarts stacked on the batch axis."""
     space = space or setup.space
-    attack = Attack(Misclassification(), space, PGD(cfg.pgd_steps, restarts=cfg.pgd_restarts, random_start=True), checks=False)
+    attack = Attack(
+        Misclassification(), space, PGD(cfg.pgd_steps, restarts=cfg.pgd_restarts, random_start=True), checks=False
+    )
     g = torch.Generator().manual_seed(cfg.seed)
-    parts = [attack(victim, setup.probes[s], setup.labels[s], generator=g) for s in _chunks(len(setup.probes), cfg.batch)]
+    parts = [
+        attack(victim, setup.probes[s], setup.labels[s], generator=g) for s in chunks(len(setup.probes), cfg.batch)
+    ]
     return _collect(parts)
 
 
 def _collect(parts: list[Any]) -> dict[str, torch.Tensor]:
-    out = {k: torch.cat([getattr(r, k) for r in parts]) for k in ("success", "distance", "z_adv", "z0", "clean_reached", "x_adv")}
+    out = {
+        k: torch.cat([getattr(r, k) for r in parts])
+        for k in ("success", "distance", "z_adv", "z0", "clean_reached", "x_adv")
+    }
     out["seconds"] = torch.tensor(sum(r.wall_time for r in parts))
     return out
 
@@ -290,11 +301,13 @@ def fab_attack(setup: Setup, victim: GalleryIdentifier, cfg: FaceRobustnessConfi
     restarts form one batch; per identity the smallest ‖η‖_M over successful targets is kept."""
     n, k = min(cfg.fab_identities, len(setup.probes)), cfg.fab_targets
     k = min(k, len(setup.gallery_images) - 1)
-    attack = Attack(Misclassification(targeted=True), setup.space, FAB(cfg.fab_steps, restarts=cfg.fab_restarts), checks=False)
+    attack = Attack(
+        Misclassification(targeted=True), setup.space, FAB(cfg.fab_steps, restarts=cfg.fab_restarts), checks=False
+    )
     g = torch.Generator().manual_seed(cfg.seed + 1)
     per = max(1, cfg.batch // k)
     best_d, best_eta, best_x, clean_bad, secs = [], [], [], [], 0.0
-    for s in _chunks(n, per):
+    for s in chunks(n, per):
         x, y = setup.probes[s], setup.labels[s]
         with torch.no_grad():
             clean = setup.space.decode(setup.space.encode(x), x)
@@ -359,7 +372,9 @@ def exp_embedders(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[s
     res: dict[str, Any] = {"gallery": cfg.gallery, "identities": cfg.identities, "rows": []}
     for kind in cfg.spaces:
         setup = make_setup(kind, cfg, cfg.gallery, cfg.identities, out, log)
-        res.setdefault("budgets", {})[kind] = dict(zip([LABELS[a] for a in EXACT_BUDGETS], setup.budgets.tolist(), strict=True))
+        res.setdefault("budgets", {})[kind] = dict(
+            zip([LABELS[a] for a in EXACT_BUDGETS], setup.budgets.tolist(), strict=True)
+        )
         for name in cfg.embedders:
             victim = make_victim(name, setup, cfg.seed)
             r = pgd_attack(setup, victim, cfg)
@@ -374,7 +389,7 @@ def exp_embedders(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[s
             with torch.no_grad():
                 judge = judge_same(clean_imgs.detach(), r["x_adv"])
             n_ok = int(ok.sum())
-            row = {
+            row: dict[str, Any] = {
                 "space": kind,
                 "embedder": name,
                 "clean_accuracy": float((~r["clean_reached"]).float().mean()),
@@ -397,7 +412,12 @@ def exp_embedders(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[s
 
 def exp_budget(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[str, Any]:
     """Robust accuracy vs budget: M := M/s² for s in ``budget_scales`` (Fig. 4c)."""
-    res: dict[str, Any] = {"gallery": cfg.gallery, "identities": cfg.identities, "scales": cfg.budget_scales, "curves": []}
+    res: dict[str, Any] = {
+        "gallery": cfg.gallery,
+        "identities": cfg.identities,
+        "scales": cfg.budget_scales,
+        "curves": [],
+    }
     for kind in cfg.spaces:
         for name in cfg.sweep_embedders or cfg.embedders:
             accs = []
@@ -465,7 +485,7 @@ def exp_brute(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[str, 
             rates = {}
             for i, attr in enumerate(names):
                 attack = Attack(Misclassification(), setup.single(i), GridSearch(points=cfg.brute_points), checks=False)
-                parts = [attack(victim, setup.probes[s], setup.labels[s]) for s in _chunks(len(setup.probes), cfg.batch)]
+                parts = [attack(victim, setup.probes[s], setup.labels[s]) for s in chunks(len(setup.probes), cfg.batch)]
                 succ = torch.cat([p.success & ~p.clean_reached for p in parts])
                 rates[attr] = float(succ.float().mean())
             res["rows"].append({"space": kind, "embedder": name, "success": rates})
@@ -501,7 +521,11 @@ def exp_certify(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[str
             for family, sigmas in (("isotropic", cfg.sigmas_iso), ("anisotropic", cfg.sigmas_aniso)):
                 best = torch.zeros(len(RADII))
                 for sigma in sigmas:
-                    noise = Isotropic(sigma) if family == "isotropic" else Anisotropic.from_ellipsoid(setup.space.constraint, sigma)
+                    noise = (
+                        Isotropic(sigma)
+                        if family == "isotropic"
+                        else Anisotropic.from_ellipsoid(setup.space.constraint, sigma)
+                    )
                     sm = Smoothing(setup.space, base, noise, num_classes=base.num_classes)
                     g = torch.Generator().manual_seed(cfg.seed + 9)
                     cert = sm.certify(setup.probes, cfg.certify_n0, cfg.certify_n, cfg.certify_alpha, generator=g)
@@ -511,8 +535,10 @@ def exp_certify(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[str
                     acr[f"{family} σ={sigma:g}"] = average_certified_radius(cert_m, setup.labels)
                 curves[family] = best.tolist()
             res["rows"].append({"space": kind, "embedder": name, "curves": curves, "acr": acr})
-            log(f"  {kind:7s} {name:16s} best ACR iso {max(v for k, v in acr.items() if k.startswith('iso')):.3f}"
-                f" aniso {max(v for k, v in acr.items() if k.startswith('aniso')):.3f}")
+            log(
+                f"  {kind:7s} {name:16s} best ACR iso {max(v for k, v in acr.items() if k.startswith('iso')):.3f}"
+                f" aniso {max(v for k, v in acr.items() if k.startswith('aniso')):.3f}"
+            )
     return res
 
 
@@ -563,11 +589,13 @@ def page(results: dict[str, dict[str, Any]], d: Path, prefix: str) -> str:
         L += [
             "## Robust accuracy under PGD (§4.2)",
             "",
-            f"{e['identities']} identities attacked, gallery {e['gallery']}, PGD {e['config']['pgd_steps']} iterations × "
+            f"{e['identities']} identities attacked, gallery {e['gallery']}, "
+            f"PGD {e['config']['pgd_steps']} iterations × "
             f"{e['config']['pgd_restarts']} restarts, exact ellipsoid projection. Budgets εᵢ: "
             + "; ".join(f"{k}: " + ", ".join(f"{a} {b:.3g}" for a, b in v.items()) for k, v in e["budgets"].items()),
             "",
-            "| space | embedder | clean acc | robust acc [95% CI] | median ‖η‖_M of adversarials | identity kept (oracle) | identity kept (judge) | max violation | identities/s |",
+            "| space | embedder | clean acc | robust acc [95% CI] | median ‖η‖_M of adversarials | "
+            "identity kept (oracle) | identity kept (judge) | max violation | identities/s |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in e["rows"]:
@@ -594,7 +622,9 @@ def page(results: dict[str, dict[str, Any]], d: Path, prefix: str) -> str:
             "|---|---|" + "---|" * len(b["scales"]),
         ]
         for c in b["curves"]:
-            L.append(f"| {c['space']} | {c['embedder']} | " + " | ".join(f"{p['accuracy']:.2f}" for p in c["points"]) + " |")
+            L.append(
+                f"| {c['space']} | {c['embedder']} | " + " | ".join(f"{p['accuracy']:.2f}" for p in c["points"]) + " |"
+            )
         L += ["", fig("budget.svg", line_chart(series, "budget scale s", "robust accuracy")), ""]
     if "gallery" in results:
         gr = results["gallery"]
@@ -650,9 +680,19 @@ def page(results: dict[str, dict[str, Any]], d: Path, prefix: str) -> str:
             "|---|---|" + "---|" * len(attrs),
         ]
         for r in br["rows"]:
-            L.append(f"| {r['space']} | {r['embedder']} | " + " | ".join(f"{v:.2f}" for v in r["success"].values()) + " |")
+            L.append(
+                f"| {r['space']} | {r['embedder']} | " + " | ".join(f"{v:.2f}" for v in r["success"].values()) + " |"
+            )
         if br["rows"]:
-            L += ["", fig("brute.svg", bar_chart(br["rows"][0]["success"], f"success ({br['rows'][0]['space']}, {br['rows'][0]['embedder']})"))]
+            L += [
+                "",
+                fig(
+                    "brute.svg",
+                    bar_chart(
+                        br["rows"][0]["success"], f"success ({br['rows'][0]['space']}, {br['rows'][0]['embedder']})"
+                    ),
+                ),
+            ]
         L.append("")
     if "certify" in results:
         c = results["certify"]
@@ -662,7 +702,8 @@ def page(results: dict[str, dict[str, Any]], d: Path, prefix: str) -> str:
             f"{c['identities']} identities, gallery {c['gallery']}, n0 = {c['n0']}, n = {c['n']}, α = {c['alpha']:g}. "
             "Radii in ‖η‖_M units (1 = the attack budget). Best certified accuracy over σ at each radius.",
             "",
-            "| space | embedder | best ACR isotropic | best ACR anisotropic | certified acc at ‖η‖_M = 0.5 (iso / aniso) |",
+            "| space | embedder | best ACR isotropic | best ACR anisotropic | "
+            "certified acc at ‖η‖_M = 0.5 (iso / aniso) |",
             "|---|---|---|---|---|",
         ]
         i_half = c["radii"].index(0.5)
@@ -681,7 +722,9 @@ def page(results: dict[str, dict[str, Any]], d: Path, prefix: str) -> str:
         if c["rows"]:
             L.append("|---|---|" + "---|" * len(c["rows"][0]["acr"]))
             for r in c["rows"]:
-                L.append(f"| {r['space']} | {r['embedder']} | " + " | ".join(f"{v:.3f}" for v in r["acr"].values()) + " |")
+                L.append(
+                    f"| {r['space']} | {r['embedder']} | " + " | ".join(f"{v:.3f}" for v in r["acr"].values()) + " |"
+                )
         L.append("")
     walls = {k: v.get("wall_seconds") for k, v in results.items()}
     L += ["## Wall time on this machine (2 CPU cores)", "", ", ".join(f"{k}: {v} s" for k, v in walls.items()), ""]

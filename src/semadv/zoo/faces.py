@@ -249,7 +249,8 @@ register_model(
 
 
 # ----- attribute-conditional editor (StarGAN-like) -----------------------------------------------------
-N_EDIT_PAIRS = 8_000
+N_EDIT_PAIRS = 6_000
+EDITOR_CLS_WEIGHT = 0.1
 
 
 def normalized_attributes(params: torch.Tensor) -> torch.Tensor:
@@ -315,16 +316,25 @@ def editor_metrics(model: nn.Module, pairs: dict[str, torch.Tensor]) -> dict[str
 
 
 def _fit_editor(model: nn.Module, seed: int) -> dict[str, Any]:
+    """Paired L1 to the world's true edit + reconstruction L1 + StarGAN's domain-classification term
+    (Choi et al. 2018, Eq. 3) with the frozen zoo attribute classifier as the critic. Without the last term
+    (8,000 pairs, 5 epochs, width 24) the editor mostly reconstructed: edit accuracy 0.25."""
+    from semadv.zoo.registry import load
+
+    clf = load("face-attributes").requires_grad_(False)
     d = edit_pairs(N_EDIT_PAIRS, "train", 0)
+    b_tgt = d["b_tgt"].float()
     g = torch.Generator().manual_seed(seed)
 
     def loss_of(idx: torch.Tensor) -> torch.Tensor:
-        edit = F.l1_loss(model(d["x"][idx], d["c_tgt"][idx]), d["x_tgt"][idx])
+        out = model(d["x"][idx], d["c_tgt"][idx])
+        edit = F.l1_loss(out, d["x_tgt"][idx])
         rec = F.l1_loss(model(d["x"][idx], d["c_src"][idx]), d["x"][idx])
-        return edit + rec
+        cls = F.binary_cross_entropy_with_logits(clf(out), b_tgt[idx])
+        return edit + rec + EDITOR_CLS_WEIGHT * cls
 
     model.train()
-    optimize(model.parameters(), loss_of, len(d["x"]), 5, 64, g, 3e-3, weight_decay=1e-4, one_cycle=True)
+    optimize(model.parameters(), loss_of, len(d["x"]), 4, 64, g, 3e-3, weight_decay=1e-4, one_cycle=True)
     return editor_metrics(model, edit_pairs(1000, "test", 0))
 
 
