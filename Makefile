@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.semadv-installed
 TORCH := torch==2.13.0
 
-.PHONY: venv demo test test-slow bench lint clean
+.PHONY: venv demo test test-slow bench lint clean recipes recipe-face-robustness recipe-type1
 
 venv: $(STAMP)
 
@@ -34,6 +34,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_worlds.py
 	$(BIN)/python benchmarks/bench_certify.py
 	$(BIN)/python benchmarks/bench_ray.py
+
+# Seed-paper recipes: each regenerates its docs/results/*.md page from measurements (sizes in the configs).
+recipes: recipe-face-robustness recipe-type1
+
+recipe-face-robustness: $(STAMP)
+	$(BIN)/semadv run configs/recipes/face_robustness.toml --out docs/results/face_robustness
+
+recipe-type1: $(STAMP)
+	$(BIN)/semadv run configs/recipes/type1.toml --out docs/results/type1
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

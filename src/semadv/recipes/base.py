@@ -71,8 +71,9 @@ def chunks(n: int, size: int) -> list[slice]:
 
 
 def recipes() -> dict[str, Recipe]:
+    import semadv.recipes.advspade
     import semadv.recipes.face_robustness
-    import semadv.recipes.type1  # noqa: F401  (both register themselves)
+    import semadv.recipes.type1  # noqa: F401  (each registers itself)
 
     return dict(_RECIPES)
 

@@ -205,8 +205,9 @@ def _eval_landmarks(model: nn.Module, n: int, seed: int) -> dict[str, float]:
 
 def _fit_judge(model: nn.Module, seed: int) -> dict[str, Any]:
     # softmax loss: ArcFace (margin 0.3) from scratch collapsed this GroupNorm net in 4 epochs (verification
-    # accuracy 0.64, FPR-10⁻³ threshold 0.11); a different seed from the victims' as well
-    return _fit_embedder(0.0, 5)(model, seed + 7)
+    # accuracy 0.64, FPR-10⁻³ threshold 0.11); without a normalised projection, softmax reached 0.82 in 5
+    # epochs. A different seed from the victims' as well.
+    return _fit_embedder(0.0, 6)(model, seed + 7)
 
 
 register_model(

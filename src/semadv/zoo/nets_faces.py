@@ -101,7 +101,7 @@ class IdentityJudge(nn.Module):
             nn.AdaptiveMaxPool2d(1),
             nn.Flatten(),
         )
-        self.proj = nn.Linear(4 * w, dim)
+        self.proj = nn.Sequential(nn.Linear(4 * w, dim), nn.BatchNorm1d(dim))
         self.dim = dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

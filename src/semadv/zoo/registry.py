@@ -32,6 +32,8 @@ class ZooEntry:
     data: str
     quick_metric: str
     tolerance: float
+    #: store the weights as float16 (loaded back into float32 parameters) to keep the zoo small
+    half: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,11 @@ def train(name: str, seed: int = 0, weights_dir: Path | None = None) -> ModelCar
     d = weights_dir or WEIGHTS_DIR
     d.mkdir(parents=True, exist_ok=True)
     w = d / f"{name}.safetensors"
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(w))
+    state = model.state_dict()
+    save_file(
+        {k: (v.half() if entry.half and v.is_floating_point() else v).detach().contiguous() for k, v in state.items()},
+        str(w),
+    )
     c = ModelCard(
         name=name,
         description=entry.description,

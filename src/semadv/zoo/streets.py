@@ -234,17 +234,100 @@ def _fit_spade(model: nn.Module, seed: int) -> dict[str, Any]:
     discriminators, feature matching (λ0 = 10), perceptual loss on world-trained features (λ1 = 10), KL on
     the style encoder (λ2 = 0.05), plus an L1 reconstruction term (λ = 10; a deviation that makes the
     short CPU schedule converge)."""
-    from semadv.zoo.nets_spade import SpadeGenerator, SpadeModel
+    from semadv.zoo.nets_spade import SpadeModel
 
     if not isinstance(model, SpadeModel):
         raise TypeError(f"expected a SpadeModel; got {type(model).__name__}")
+    train_spade(model, seed, epochs=4)
+    return _spade_metrics(model, 200, 0)
+
+
+def dice_loss(logits: torch.Tensor, labels: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
+    """Soft multi-class Dice loss (Sudre et al. 2017) per image, (B,): 1 − mean over classes of
+    (2Σ p·y + s) / (Σ p + Σ y + s), with p = softmax(logits) and y the one-hot labels."""
+    p = logits.softmax(1)
+    y = F.one_hot(labels.long(), logits.shape[1]).permute(0, 3, 1, 2).to(p)
+    inter = (p * y).sum((2, 3))
+    dice = (2 * inter + smooth) / (p.sum((2, 3)) + y.sum((2, 3)) + smooth)
+    return 1 - dice.mean(1)
+
+
+def attack_loss(segmenter: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Seed 004 Eq. (1), untargeted: L_ATK = −log f(S(G(z|y)), y) with f the Dice loss (mean over the batch)."""
+    return -torch.log(dice_loss(segmenter(images), labels).clamp_min(1e-6)).mean()
+
+
+def generator_terms(
+    D: nn.Module,
+    perc: nn.Module,
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    layout: torch.Tensor,
+    labels: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    target: nn.Module | None = None,
+    d_real: list[list[torch.Tensor]] | None = None,
+) -> dict[str, torch.Tensor]:
+    """The generator-side terms of seed 004 Eq. (3): GAN (hinge), feature matching, perceptual (world
+    features), KL of the style encoder, L1 reconstruction, and the attack term L_ATK (0 without a target).
+    ``d_real``: the discriminator's features of the real images if already computed."""
+    d_fake = D(fake, layout)
+    d_real = D(real, layout) if d_real is None else d_real
+    return {
+        "gan": sum(-f[-1].mean() for f in d_fake),  # type: ignore[dict-item]
+        "fm": sum(  # type: ignore[dict-item]
+            F.l1_loss(ff, rf.detach())
+            for f, r in zip(d_fake, d_real, strict=True)
+            for ff, rf in zip(f[:-1], r[:-1], strict=True)
+        ),
+        "perceptual": F.l1_loss(perc(fake), perc(real).detach()),
+        "kl": (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1)).mean(),
+        "l1": F.l1_loss(fake, real),
+        "attack": attack_loss(target, fake, labels) if target is not None else torch.zeros(()),
+    }
+
+
+def spade_objective(terms: dict[str, torch.Tensor], lam: dict[str, float], lam_atk: float) -> torch.Tensor:
+    """Eq. (3): L_GAN + λ0 L_FM + λ1 L_perc + λ2 L_KL + λ_L1 L_1 + λ3 L_ATK."""
+    return (
+        terms["gan"]
+        + lam["fm"] * terms["fm"]
+        + lam["perceptual"] * terms["perceptual"]
+        + lam["kl"] * terms["kl"]
+        + lam["l1"] * terms["l1"]
+        + lam_atk * terms["attack"]
+    )
+
+
+def train_spade(
+    model: nn.Module,
+    seed: int,
+    epochs: int,
+    target: nn.Module | None = None,
+    lam_atk: float = 10.0,
+    n: int | None = None,
+    history: list[dict[str, float]] | None = None,
+    weights: dict[str, float] | None = None,
+) -> None:
+    """Train a :class:`~semadv.zoo.nets_spade.SpadeModel` on Eq. (3) of seed 004: hinge GAN loss (two-scale
+    discriminators), feature matching λ0, world-feature perceptual loss λ1, KL λ2, L1 reconstruction, and —
+    with a frozen ``target`` segmenter — the attack term λ3·L_ATK (AdvSPADE). ``weights`` overrides the λs
+    (keys ``fm``, ``perceptual``, ``kl``, ``l1``) so that each term can be switched off."""
+    from semadv.zoo.nets_spade import SpadeGenerator
+
+    lam = {"fm": 10.0, "perceptual": 10.0, "kl": 0.05, "l1": 10.0, **(weights or {})}
     tr = generate("streets", "train", seed=0, n=SPADE_TRAIN)
-    x, lab = tr["image"], tr["labels"]
+    m = n or SPADE_TRAIN
+    x, lab = tr["image"][:m], tr["labels"][:m]
     perc = _perceptual_net()
-    G, D = model.generator, model.discriminator
+    G: Any = model.generator
+    D: Any = model.discriminator
     g = torch.Generator().manual_seed(seed)
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.0, 0.9))
     model.train()
+    if target is not None:
+        target.eval()
 
     def step(idx: torch.Tensor) -> torch.Tensor:
         """One discriminator update, then the generator's loss (stepped by ``optimize``)."""
@@ -260,20 +343,12 @@ def _fit_spade(model: nn.Module, seed: int) -> dict[str, Any]:
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
-        # generator
-        d_fake = D(fake, layout)
-        adv = sum(-f[-1].mean() for f in d_fake)
-        fm = sum(
-            F.l1_loss(ff, rf.detach())
-            for f, r in zip(d_fake, d_real, strict=True)
-            for ff, rf in zip(f[:-1], r[:-1], strict=True)
-        )
-        pl = F.l1_loss(perc(fake), perc(real).detach())
-        kl = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1)).mean()
-        return adv + 10 * fm + 10 * pl + 0.05 * kl + 10 * F.l1_loss(fake, real)
+        terms = generator_terms(D, perc, fake, real, layout, lab[idx], mu, logvar, target, d_real)
+        if history is not None:
+            history.append({k: float(v) for k, v in terms.items()})
+        return spade_objective(terms, lam, lam_atk)
 
-    optimize(G.parameters(), step, len(x), 4, 16, g, 2e-3, betas=(0.0, 0.9))
-    return _spade_metrics(model, 200, 0)
+    optimize(G.parameters(), step, len(x), epochs, 16, g, 2e-3, betas=(0.0, 0.9))
 
 
 def pooled_features(images: torch.Tensor) -> torch.Tensor:
@@ -322,3 +397,69 @@ def _spade() -> None:
 
 
 _spade()
+
+
+# ----- AdvSPADE: the layout-conditioned generator fine-tuned to break a segmenter (seed 004) -----------
+ADVSPADE_EPOCHS = 4
+ADVSPADE_TARGET = "streets-drn"
+
+
+def fit_advspade(
+    generator: nn.Module, seed: int, target: nn.Module | None = None, epochs: int = ADVSPADE_EPOCHS
+) -> dict[str, Any]:
+    """Fine-tune the zoo's vanilla SPADE-lite (generator, encoder and discriminators) on the full Eq. (3)
+    with λ3 = 10 against the frozen ``target`` segmenter (default ``streets-drn``); copies the result into
+    ``generator`` (a :class:`~semadv.zoo.nets_spade.SpadeGenerator`)."""
+    from semadv.zoo.nets_spade import SpadeModel
+    from semadv.zoo.registry import load
+
+    model = SpadeModel()
+    model.load_state_dict(load("streets-spade").state_dict())
+    model.requires_grad_(True)
+    train_spade(model, seed, epochs, target=target if target is not None else load(ADVSPADE_TARGET), lam_atk=10.0)
+    generator.load_state_dict(model.generator.state_dict())
+    return _advspade_metrics(generator, 200, 0)
+
+
+def _advspade_metrics(generator: Any, n: int, seed: int) -> dict[str, float]:
+    """mIoU of the target and of the other segmenters on adversarial images of test layouts (random styles),
+    and the attack success rate at θ = 0.95."""
+    from semadv.goals.segmentation import misclassified_ratio
+    from semadv.zoo.registry import load
+
+    te = generate("streets", "test", seed=0, n=N_TEST)
+    idx = torch.randperm(N_TEST, generator=torch.Generator().manual_seed(seed))[: min(n, N_TEST)]
+    lab = te["labels"][idx]
+    generator.eval()
+    with torch.no_grad():
+        z = torch.randn(len(idx), generator.zdim, generator=torch.Generator().manual_seed(seed + 1))  # type: ignore[arg-type]
+        fake = generator(F.one_hot(lab, len(CLASSES)).permute(0, 3, 1, 2).float(), z)
+        target = load(ADVSPADE_TARGET)
+        ratio = torch.cat(
+            [misclassified_ratio(target(fake[i : i + 64]), lab[i : i + 64]) for i in range(0, len(lab), 64)]
+        )
+    out = {f"miou_{s}": miou(load(s), fake, lab)["miou"] for s in ("streets-drn", "streets-unet", "streets-judge")}
+    out["success_rate_theta_0.95"] = float((ratio > 0.95).float().mean())
+    out["mean_misclassified_ratio"] = float(ratio.mean())
+    return out
+
+
+def _advspade() -> None:
+    from semadv.zoo.nets_spade import SpadeGenerator
+
+    register_model(
+        ZooEntry(
+            name="streets-advspade",
+            description=f"AdvSPADE (seed 004): SPADE-lite generator fine-tuned with λ3 = 10 against {ADVSPADE_TARGET}",
+            build=SpadeGenerator,
+            fit=fit_advspade,
+            evaluate=_advspade_metrics,
+            data=f"streets world, train split seed 0 (first {SPADE_TRAIN} scenes), from the streets-spade weights",
+            quick_metric="miou_streets-drn",
+            tolerance=0.1,
+            half=True,
+        )
+    )
+
+
+_advspade()
