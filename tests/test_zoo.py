@@ -55,3 +55,16 @@ def test_training_is_deterministic_by_seed(tmp_path):
     assert card["metrics"]["test_accuracy"] >= 0.95
     x = torch.zeros(1, 1, 16, 16)
     assert zoo.load("digits-tinycnn", weights_dir=tmp_path / "a")(x).shape == (1, 10)
+
+
+def test_quality_bars_of_the_cards():
+    """Issue bars (zoo I/II) hold for the shipped cards."""
+    m = {n: zoo.card(n).metrics for n in SHIPPED}
+    for name in ("face-r1-softmax", "face-r2-softmax", "face-r1-arcface", "face-r2-arcface"):
+        assert m[name]["verification_accuracy"] >= 0.95, name
+        assert m[name]["impostor_pairs"] >= 100_000
+        assert m[name]["threshold_fpr_0.0001"] <= m[name]["threshold_fpr_0.0003"] <= m[name]["threshold_fpr_0.001"]
+    assert m["face-landmarks"]["nme"] <= 0.05
+    assert m["face-attributes"]["mean_accuracy"] >= 0.90
+    assert m["face-editor"]["edit_accuracy"] >= 0.80
+    assert {"fid_embedder_features", "direction_mean_edit_accuracy"} <= set(m["face-stylegen"])

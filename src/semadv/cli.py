@@ -109,6 +109,10 @@ def demo(out: str = typer.Option("runs/demo", help="output directory (reruns res
         for w in s.get("warnings", []):
             console.print(f"[yellow]warning ({s['name']}):[/yellow] {w}")
     console.print(f"report: {report}")
+    from semadv.demo import run_demo_recipes
+
+    for page in run_demo_recipes(out, log=lambda m: console.print(m, markup=False)):
+        console.print(f"recipe results page: {page}")
 
 
 @app.command()
@@ -222,7 +226,7 @@ def run_cmd(
     with _user_errors():
         if is_recipe_config(config):
             recipe, rcfg = load_recipe_config(config, overrides)
-            page = run_recipe(recipe, rcfg, out, log=lambda m: console.print(m) if not quiet else None)
+            page = run_recipe(recipe, rcfg, out, log=lambda m: console.print(m, markup=False) if not quiet else None)
             console.print(f"recipe complete: {page}")
             return
 

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 DEMO_CONFIGS = ("demo_pixel_pgd", "demo_pixel_fab", "demo_transform_pgd", "demo_transform_random", "demo_certify")
+#: demo-sized recipe runs (seed papers), written to ``out/recipes/<recipe>/`` with their results pages
+DEMO_RECIPES = ("demo_recipe_face_robustness", "demo_recipe_type1", "demo_recipe_advspade")
 
 
 def run_demo_campaigns(out: str = "runs/demo", progress_factory=None):  # type: ignore[no-untyped-def]
@@ -25,3 +27,17 @@ def run_demo_campaigns(out: str = "runs/demo", progress_factory=None):  # type: 
         runs.append(run_campaign(cfg, Path(out) / name, progress=progress))
     report = build_report(out, Path(out) / "report.html", title="semadv demo — digits victim, pixel vs semantic")
     return report, [summarize_run(r) for r in runs]
+
+
+def run_demo_recipes(out: str = "runs/demo", log=print):  # type: ignore[no-untyped-def]
+    """Run the demo-sized recipe configs; returns the results pages written."""
+    from pathlib import Path
+
+    from semadv.recipes.base import load_recipe_config, run_recipe
+
+    cfg_dir = Path(__file__).parent / "campaign" / "configs"
+    pages = []
+    for name in DEMO_RECIPES:
+        recipe, cfg = load_recipe_config(cfg_dir / f"{name}.toml")
+        pages.append(run_recipe(recipe, cfg, Path(out) / "recipes" / recipe.name, log=log))
+    return pages

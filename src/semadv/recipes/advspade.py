@@ -359,8 +359,6 @@ def page(results: dict[str, dict[str, Any]], d: Path, prefix: str) -> str:
                 + " |"
             )
         L.append("")
-    walls = {k: v.get("wall_seconds") for k, v in results.items()}
-    L += ["## Wall time on this machine (2 CPU cores)", "", ", ".join(f"{k}: {v} s" for k, v in walls.items()), ""]
     return "\n".join(L)
 
 

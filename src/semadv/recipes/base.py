@@ -134,11 +134,13 @@ def run_recipe(recipe: Recipe, cfg: RecipeConfig, out: str | Path, log: Progress
 
 def write_page(recipe: Recipe, d: Path, page: str | None = None) -> Path:
     results = {p.stem: json.loads(p.read_text()) for p in sorted(d.glob("*.json")) if p.stem in recipe.experiments}
+    walls = ", ".join(f"{k}: {v.get('wall_seconds')} s" for k, v in results.items())
+    footer = f"\n## Wall time on this machine (2 CPU cores)\n\n{walls}\n"
     out = d / recipe.page_name
-    out.write_text(recipe.page(results, d, "."))
+    out.write_text(recipe.page(results, d, ".") + footer)
     if page:
         target = Path(page)
         target.parent.mkdir(parents=True, exist_ok=True)
         prefix = os.path.relpath(d.resolve(), target.parent.resolve())
-        target.write_text(recipe.page(results, d, prefix))
+        target.write_text(recipe.page(results, d, prefix) + footer)
     return out

@@ -345,6 +345,16 @@ def adversarial_training(
 
 
 # ----- experiments ----------------------------------------------------------------------------------------
+def _correct_test_digits(cfg: Type1Config) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """The first ``cfg.digits`` test digits that the victim f1 (``digits-mlp``) classifies correctly."""
+    x, y = _digits("test")
+    x, y = x[: cfg.digits], y[: cfg.digits]
+    f1 = _m("digits-mlp")
+    with torch.no_grad():
+        ok = f1(x).argmax(1) == y
+    return x[ok], y[ok], f1
+
+
 def _rates(r: dict[str, Any]) -> dict[str, float]:
     return {k: float(r[k].float().mean()) for k in ("victim_kept", "attacker_changed", "judge_confirms", "all")}
 
@@ -353,12 +363,7 @@ def exp_digits(cfg: Type1Config, out: Path, log: Progress) -> dict[str, Any]:
     """Alg. 2 Type I and image transition on digits, Eq. 13 with the CVAE vs LeNet; strips and curves."""
     from semadv.worlds.grid import save_grid
 
-    x, y = _digits("test")
-    x, y = x[: cfg.digits], y[: cfg.digits]
-    f1 = _m("digits-mlp")
-    with torch.no_grad():
-        ok = f1(x).argmax(1) == y
-    x, y = x[ok], y[ok]
+    x, y, f1 = _correct_test_digits(cfg)
     res: dict[str, Any] = {"attacked": len(x), "tuned": cfg.tuned}
     tr = svae_type1(cfg, x, y, f1, transition=True)
     res["transition"] = _rates(tr)
@@ -421,12 +426,7 @@ def exp_faces(cfg: Type1Config, out: Path, log: Progress) -> dict[str, Any]:
 
 def exp_detection(cfg: Type1Config, out: Path, log: Progress) -> dict[str, Any]:
     """Table I (digits) and Table II (faces) analogues."""
-    x, y = _digits("test")
-    x, y = x[: cfg.digits], y[: cfg.digits]
-    f1 = _m("digits-mlp")
-    with torch.no_grad():
-        ok = f1(x).argmax(1) == y
-    x, y = x[ok], y[ok]
+    x, y, f1 = _correct_test_digits(cfg)
     clean = squeeze_score(f1, x, digit_squeezer)
     sets = {}
     for name, r in type2_digits(cfg, f1, x, y).items():
@@ -641,8 +641,6 @@ def page(results: dict[str, dict[str, Any]], d: Path, prefix: str) -> str:
         for k, v in r["rows"].items():
             L.append(f"| {k} | " + " | ".join(f"{a:.3f}" for a in v.values()) + " |")
         L.append("")
-    walls = {k: v.get("wall_seconds") for k, v in results.items()}
-    L += ["## Wall time on this machine (2 CPU cores)", "", ", ".join(f"{k}: {v} s" for k, v in walls.items()), ""]
     return "\n".join(L)
 
 

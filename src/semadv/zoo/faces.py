@@ -251,7 +251,7 @@ register_model(
 
 # ----- attribute-conditional editor (StarGAN-like) -----------------------------------------------------
 N_EDIT_PAIRS = 6_000
-EDITOR_CLS_WEIGHT = 0.1
+EDITOR_CLS_WEIGHT = 1.0
 
 
 def normalized_attributes(params: torch.Tensor) -> torch.Tensor:
@@ -307,10 +307,12 @@ def editor_metrics(model: nn.Module, pairs: dict[str, torch.Tensor]) -> dict[str
             [model(pairs["x"][i : i + 256], pairs["c_src"][i : i + 256]) for i in range(0, len(pairs["x"]), 256)]
         )
         pred = clf(edited) > 0
+        readable = (clf(pairs["x_tgt"]) > 0) == pairs["b_tgt"]  # the classifier reads the world's true edit
     flips = pairs["b_src"] != pairs["b_tgt"]
     ok = (pred == pairs["b_tgt"]) & flips
     return {
         "edit_accuracy": float(ok.sum() / flips.sum().clamp_min(1)),
+        "edit_accuracy_readable_flips": float((ok & readable).sum() / (flips & readable).sum().clamp_min(1)),
         "reconstruction_l1": float((rec - pairs["x"]).abs().mean()),
         "edit_l1_to_truth": float((edited - pairs["x_tgt"]).abs().mean()),
     }
@@ -319,7 +321,8 @@ def editor_metrics(model: nn.Module, pairs: dict[str, torch.Tensor]) -> dict[str
 def _fit_editor(model: nn.Module, seed: int) -> dict[str, Any]:
     """Paired L1 to the world's true edit + reconstruction L1 + StarGAN's domain-classification term
     (Choi et al. 2018, Eq. 3) with the frozen zoo attribute classifier as the critic. Without the last term
-    (8,000 pairs, 5 epochs, width 24) the editor mostly reconstructed: edit accuracy 0.25."""
+    (8,000 pairs, 5 epochs, width 24) the editor mostly reconstructed: edit accuracy 0.25; with weight 0.1 and
+    c only at the input it learned local edits but not pose, age or hair colour (0.60)."""
     from semadv.zoo.registry import load
 
     clf = load("face-attributes").requires_grad_(False)

@@ -155,9 +155,9 @@ class AttributeEditor(nn.Module):
             _cbr(3 + n_attributes, w),
             _cbr(w, 2 * w, stride=2),
             _cbr(2 * w, 4 * w, stride=2),
-            _Res(4 * w, 1),
-            _Res(4 * w, 2),
         )
+        # c is injected again at the bottleneck (global edits such as pose and hair colour need it there)
+        self.mix = nn.Sequential(_cbr(4 * w + n_attributes, 4 * w), _Res(4 * w, 1), _Res(4 * w, 2))
         self.dec = nn.Sequential(
             _Res(4 * w, 1),
             nn.Upsample(scale_factor=2, mode="nearest"),
@@ -170,7 +170,8 @@ class AttributeEditor(nn.Module):
     def encode(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """Feature map (B, 4·width, 16, 16) of image ``x`` for target attributes ``c`` (B, n_attributes)."""
         cmap = c[:, :, None, None].expand(-1, -1, *x.shape[-2:])
-        return self.enc(torch.cat([x, cmap], 1))
+        f = self.enc(torch.cat([x, cmap], 1))
+        return self.mix(torch.cat([f, c[:, :, None, None].expand(-1, -1, *f.shape[-2:])], 1))
 
     def decode(self, f: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.dec(f))
