@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.semadv-installed
 TORCH := torch==2.13.0
 
-.PHONY: venv demo test test-slow bench lint clean recipes recipe-face-robustness recipe-type1
+.PHONY: venv demo test test-slow bench lint clean recipes recipe-face-robustness recipe-type1 recipe-advspade
 
 venv: $(STAMP)
 
@@ -36,13 +36,16 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ray.py
 
 # Seed-paper recipes: each regenerates its docs/results/*.md page from measurements (sizes in the configs).
-recipes: recipe-face-robustness recipe-type1
+recipes: recipe-face-robustness recipe-type1 recipe-advspade
 
 recipe-face-robustness: $(STAMP)
 	$(BIN)/semadv run configs/recipes/face_robustness.toml --out docs/results/face_robustness
 
 recipe-type1: $(STAMP)
 	$(BIN)/semadv run configs/recipes/type1.toml --out docs/results/type1
+
+recipe-advspade: $(STAMP)
+	$(BIN)/semadv run configs/recipes/advspade.toml --out docs/results/advspade
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

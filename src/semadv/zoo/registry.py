@@ -55,13 +55,7 @@ _ENTRIES: dict[str, ZooEntry] = {}
 
 #: registered models whose weights are not shipped yet (their recipes exist; train them with
 #: ``semadv zoo train NAME`` on an otherwise idle machine, then remove them from this set)
-PENDING: frozenset[str] = frozenset(
-    {
-        "face-judge",
-        "face-editor",
-        "face-stylegen",
-    }
-)
+PENDING: frozenset[str] = frozenset()
 
 
 def register_model(entry: ZooEntry) -> ZooEntry:
