@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from semadv.errors import IncompatibleError, InputError
 from semadv.goals import KeepAndChange
-from semadv.recipes.type1 import Type1Config, bit_depth, detection_table, median_filter, svae_type1
+from semadv.recipes.type1 import Type1Config, bit_depth, detection_table, median_filter, squeeze_score, svae_type1
 from semadv.search import TypeOneSearch, k_update, latent_hinge
 
 
@@ -94,6 +94,7 @@ def test_squeezers() -> None:
     img[0, 0, 2, 2] = 1.0  # salt noise disappears under a 3×3 median
     assert float(median_filter(img, 3).abs().max()) == 0.0
     assert median_filter(torch.rand(2, 3, 8, 8), 2).shape == (2, 3, 8, 8)
+    assert squeeze_score(torch.nn.Flatten(), torch.zeros(0, 3, 8, 8), lambda im: median_filter(im, 3)).shape == (0,)
     tab = detection_table(torch.linspace(0, 1, 101), {"a": torch.ones(10)}, [0.1, 0.05])
     assert tab["rows"]["clean"][0] == pytest.approx(0.1, abs=0.02) and tab["rows"]["a"] == [1.0, 1.0]
 
@@ -108,3 +109,24 @@ def test_alg2_type1_on_a_few_digits(tmp_path: Path) -> None:
     assert set(r) >= {"victim_kept", "attacker_changed", "judge_confirms", "all"}
     assert torch.equal(r["all"], r["victim_kept"] & r["attacker_changed"] & r["judge_confirms"])
     assert int(r["attacker_changed"].sum()) >= 12 and int(r["all"].sum()) >= 1
+
+
+def test_eq13_search_leaves_the_eps_sphere() -> None:
+    """Without an attacker, z0 already keeps the victim; Eq. 13's result must still lie outside the ε-sphere."""
+    from semadv.attack import Attack
+    from semadv.constraints import LpBall
+    from semadv.spaces.latent import LatentSpace
+
+    torch.manual_seed(0)
+    W = torch.randn(4, 8)
+    gen = lambda w: torch.sigmoid(w @ W.T).reshape(-1, 1, 2, 2)
+    victim = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    z0 = torch.randn(5, 8)
+    with torch.no_grad():
+        y = victim(gen(z0)).argmax(1)
+    goal = KeepAndChange(3, "class", attacker=False)
+    search = TypeOneSearch(steps=200, lr=0.05, k=0.01, adaptive=False, hinge_eps=0.5)
+    t = torch.stack([y, -torch.ones_like(y)], 1)
+    r = Attack(goal, LatentSpace(gen, LpBall(1e3, 2.0)), search, checks=False)(victim, z0, t)
+    d2 = (r.z_adv - r.z0).pow(2).sum(1)
+    assert bool((d2[r.success] >= 0.5 - 1e-6).all()) and int(r.success.sum()) >= 1

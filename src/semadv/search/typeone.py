@@ -118,6 +118,8 @@ class TypeOneSearch(Search):
                 obj = j2 + k * j1 + extra + hinge
             with torch.no_grad():
                 reached = goal.reached(out.detach(), problem.target)
+                if self.hinge_eps is not None:  # Eq. 13 asks to leave the ε-sphere as well (z0 itself keeps f1)
+                    reached = reached & (hinge.detach() == 0)
                 best.update(z.detach(), reached, torch.where(reached, j1.detach(), obj.detach()))
                 if self.record:
                     self.history.append(
