@@ -452,7 +452,7 @@ def exp_detection(cfg: Type1Config, out: Path, log: Progress) -> dict[str, Any]:
 
     goal = LossGoal(away, threshold=-thr)
     r2 = _run(
-        Attack(goal, PixelSpace(cfg.face_type2_eps), PGD(cfg.type2_steps), checks=False),
+        Attack(goal, PixelSpace(cfg.face_type2_eps), PGD(cfg.type2_steps, random_start=True), checks=False),
         emb,
         f["source"],
         ref,
