@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from semadv.errors import IncompatibleError, InputError
+from semadv.errors import InputError
 from semadv.goals import KeepAndChange
 from semadv.recipes.type1 import Type1Config, bit_depth, detection_table, median_filter, squeeze_score, svae_type1
 from semadv.search import TypeOneSearch, k_update, latent_hinge
@@ -75,16 +75,18 @@ def test_embedding_goal_and_errors() -> None:
         goal.check_target(torch.zeros(2, 2), out)
 
 
-def test_type1_search_needs_parts() -> None:
+def test_type1_search_on_a_plain_goal_is_adam_on_its_loss() -> None:
     from semadv.attack import Attack
     from semadv.goals import Misclassification
     from semadv.spaces.pixel import PixelSpace
 
-    atk = Attack(Misclassification(), PixelSpace(0.1), TypeOneSearch(steps=2), checks=False)
-    with pytest.raises(IncompatibleError, match="parts"):
-        atk(
-            torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3)), torch.rand(2, 1, 2, 2), torch.tensor([0, 1])
-        )
+    torch.manual_seed(0)
+    victim = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    x = torch.rand(6, 1, 2, 2)
+    y = victim(x).argmax(1).detach()
+    atk = Attack(Misclassification(), PixelSpace(0.5), TypeOneSearch(steps=50, lr=0.05, adaptive=False), checks=False)
+    r = atk(victim, x, y)
+    assert float(r.distance.max()) <= 0.5 + 1e-6 and bool(r.success.any())
 
 
 def test_squeezers() -> None:

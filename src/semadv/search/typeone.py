@@ -7,7 +7,8 @@ the fixed weight and ε-sphere hinge of Eq. 13.
 * **Eq. 13** (any generator's latent): L(z′) = k·J1(G(z′)) + max(ε − ‖z′ − z‖², 0) (+ J2 of an auxiliary
   classifier when targeted) with k fixed: ``adaptive=False, hinge_eps=ε``.
 
-The goal must provide ``parts(outputs, target) → (J1, J2)`` (e.g. :class:`~semadv.goals.typeone.KeepAndChange`).
+The goal provides ``parts(outputs, target) → (J1, J2)`` (e.g. :class:`~semadv.goals.typeone.KeepAndChange`);
+any other goal is treated as J1 = 0, J2 = its loss (plain Adam on the loss).
 Best iterate: reached rows with the smallest J1 (the victim most confidently kept), else the smallest loss.
 """
 
@@ -18,7 +19,7 @@ from collections.abc import Callable
 import torch
 
 from semadv.checks import check_int, check_positive
-from semadv.errors import IncompatibleError, InputError
+from semadv.errors import InputError
 from semadv.registry import register
 from semadv.search.base import Best, Search
 from semadv.types import Problem
@@ -96,8 +97,13 @@ class TypeOneSearch(Search):
         self, problem: Problem, first: torch.Tensor, generator: torch.Generator | None
     ) -> tuple[Best, torch.Tensor]:
         goal = problem.goal
-        if not callable(getattr(goal, "parts", None)):
-            raise IncompatibleError(f"TypeOneSearch needs a goal with parts() → (J1, J2); got {goal!r}")
+        parts = getattr(goal, "parts", None)
+        if not callable(parts):
+            # a plain goal has no victim term: J1 = 0 and J2 = its loss (Adam on the loss, plus latent terms)
+            def parts(out: torch.Tensor, target: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+                loss = goal.loss(out, target)
+                return torch.zeros_like(loss), loss
+
         space, z0 = problem.space, problem.z0
         n = problem.batch
         z = z0.clone().requires_grad_(True)
@@ -112,7 +118,7 @@ class TypeOneSearch(Search):
             opt.zero_grad(set_to_none=True)
             with torch.enable_grad():
                 out = problem.forward(z)
-                j1, j2 = goal.parts(out, problem.target)  # type: ignore[attr-defined]
+                j1, j2 = parts(out, problem.target)
                 extra = self.latent_terms(z, problem.x) if self.latent_terms is not None else torch.zeros_like(j1)
                 hinge = latent_hinge(z, z0, self.hinge_eps) if self.hinge_eps is not None else torch.zeros_like(j1)
                 obj = j2 + k * j1 + extra + hinge
