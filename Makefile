@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.semadv-installed
 TORCH := torch==2.13.0
 
-.PHONY: venv demo test test-slow bench lint clean recipes recipe-face-robustness recipe-type1 recipe-advspade
+.PHONY: venv demo test test-slow bench lint clean recipes recipe-face-robustness recipe-type1 recipe-advspade recipe-semanticadv recipe-render-sae
 
 venv: $(STAMP)
 
@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
-	$(BIN)/python -m pip install -q -e '.[dev,distributed]'
+	bash scripts/install-libllvm19.sh
+	$(BIN)/python -m pip install -q -e '.[dev,distributed,render3d]'
 	$(BIN)/python -m pip install -q --no-deps torchattacks==3.5.1
 	$(BIN)/python -c "import torch, kornia, torchattacks; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
@@ -34,9 +35,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_worlds.py
 	$(BIN)/python benchmarks/bench_certify.py
 	$(BIN)/python benchmarks/bench_ray.py
+	$(BIN)/python benchmarks/bench_semanticadv.py
 
 # Seed-paper recipes: each regenerates its docs/results/*.md page from measurements (sizes in the configs).
-recipes: recipe-face-robustness recipe-type1 recipe-advspade
+recipes: recipe-face-robustness recipe-type1 recipe-advspade recipe-semanticadv recipe-render-sae
 
 recipe-face-robustness: $(STAMP)
 	$(BIN)/semadv run configs/recipes/face_robustness.toml --out docs/results/face_robustness
@@ -46,6 +48,12 @@ recipe-type1: $(STAMP)
 
 recipe-advspade: $(STAMP)
 	$(BIN)/semadv run configs/recipes/advspade.toml --out docs/results/advspade
+
+recipe-semanticadv: $(STAMP)
+	$(BIN)/semadv run configs/recipes/semanticadv.toml --out docs/results/semanticadv
+
+recipe-render-sae: $(STAMP)
+	$(BIN)/semadv run configs/recipes/render_sae.toml --out docs/results/render_sae
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

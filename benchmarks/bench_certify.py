@@ -36,8 +36,9 @@ def models(kind: str) -> tuple[nn.Module, nn.Module]:
     return gen.eval(), clf.eval()
 
 
-def cohen_loop(gen: nn.Module, clf: nn.Module, w: torch.Tensor, g: torch.Generator, batch: int = 1000,
-               faithful: bool = False):
+def cohen_loop(
+    gen: nn.Module, clf: nn.Module, w: torch.Tensor, g: torch.Generator, batch: int = 1000, faithful: bool = False
+):
     """Per-input CERTIFY. ``faithful=True`` counts predictions with a Python loop as locuslab/smoothing's
     ``Smooth._count_arr`` does; ``False`` uses ``np.bincount`` (an optimised per-input loop)."""
     preds, lows = [], []

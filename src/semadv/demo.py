@@ -8,7 +8,12 @@ from __future__ import annotations
 
 DEMO_CONFIGS = ("demo_pixel_pgd", "demo_pixel_fab", "demo_transform_pgd", "demo_transform_random", "demo_certify")
 #: demo-sized recipe runs (seed papers), written to ``out/recipes/<recipe>/`` with their results pages
-DEMO_RECIPES = ("demo_recipe_face_robustness", "demo_recipe_type1", "demo_recipe_advspade")
+DEMO_RECIPES = (
+    "demo_recipe_face_robustness",
+    "demo_recipe_type1",
+    "demo_recipe_advspade",
+    "demo_recipe_semanticadv",
+)
 
 
 def run_demo_campaigns(out: str = "runs/demo", progress_factory=None):  # type: ignore[no-untyped-def]

@@ -2,7 +2,26 @@
 
 from semadv.goals.classification import Misclassification
 from semadv.goals.custom import LossGoal
-from semadv.goals.segmentation import SegmentationGoal, misclassified_ratio
+from semadv.goals.detection import DetectionGoal, pad_targets
+from semadv.goals.landmarks import LandmarkTargetGoal, OutOfRegionGoal, nme, out_of_region_ratio, rotate_groups
+from semadv.goals.segmentation import RegionGoal, SegmentationGoal, misclassified_ratio
 from semadv.goals.typeone import KeepAndChange
+from semadv.goals.verification import VerificationGoal, verification_distance
 
-__all__ = ["KeepAndChange", "LossGoal", "Misclassification", "SegmentationGoal", "misclassified_ratio"]
+__all__ = [
+    "DetectionGoal",
+    "KeepAndChange",
+    "LandmarkTargetGoal",
+    "LossGoal",
+    "Misclassification",
+    "OutOfRegionGoal",
+    "RegionGoal",
+    "SegmentationGoal",
+    "VerificationGoal",
+    "misclassified_ratio",
+    "nme",
+    "out_of_region_ratio",
+    "pad_targets",
+    "rotate_groups",
+    "verification_distance",
+]

@@ -70,9 +70,18 @@ def chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(n, i + size)) for i in range(0, n, size)]
 
 
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table (results pages are built from these)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def recipes() -> dict[str, Recipe]:
     import semadv.recipes.advspade
     import semadv.recipes.face_robustness
+    import semadv.recipes.render_sae
+    import semadv.recipes.semanticadv
     import semadv.recipes.type1  # noqa: F401  (each registers itself)
 
     return dict(_RECIPES)

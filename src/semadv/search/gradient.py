@@ -10,7 +10,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+from collections.abc import Callable
+
 import torch
+import torch.nn.functional as F
 
 from semadv.checks import check_int, check_positive
 from semadv.errors import InputError
@@ -31,13 +36,47 @@ def _start(
     return torch.where(first.reshape((-1,) + (1,) * (z0.dim() - 1)), z0, rand)
 
 
-def total_variation(z: torch.Tensor) -> torch.Tensor:
-    """Anisotropic total variation of each sample's last two dims, (B,) (SemanticAdv Eq. 6)."""
+def total_variation(z: torch.Tensor, squared: bool = False) -> torch.Tensor:
+    """Total variation of each sample over its last two dims, (B,).
+
+    ``squared=False``: anisotropic L1, Σ|z_{h+1,w} − z_{h,w}| + Σ|z_{h,w+1} − z_{h,w}|. ``squared=True``:
+    SemanticAdv Eq. 6, Σ_{h,w} ‖α_{h+1,w} − α_{h,w}‖²₂ + ‖α_{h,w+1} − α_{h,w}‖²₂ with the norm over the
+    remaining (channel) dims."""
     if z.dim() < 3:
         return torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
-    dh = (z[..., 1:, :] - z[..., :-1, :]).abs().reshape(z.shape[0], -1).sum(1)
-    dw = (z[..., :, 1:] - z[..., :, :-1]).abs().reshape(z.shape[0], -1).sum(1)
-    return dh + dw
+    dh = z[..., 1:, :] - z[..., :-1, :]
+    dw = z[..., :, 1:] - z[..., :, :-1]
+    f = (lambda d: d.pow(2)) if squared else (lambda d: d.abs())
+    return f(dh).reshape(z.shape[0], -1).sum(1) + f(dw).reshape(z.shape[0], -1).sum(1)
+
+
+def input_diversity(
+    images: torch.Tensor, prob: float, scale: float = 1.1, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """DI²-FGSM's random transform (Xie et al. 2019, §3.1): with probability ``prob`` per sample, resize to a
+    random size in [H, scale·H), zero-pad at a random offset to ⌈scale·H⌉, and resize back to (H, W) so any
+    victim accepts it. Differentiable in ``images``."""
+    B, _, H, W = images.shape
+    big_h, big_w = math.ceil(scale * H), math.ceil(scale * W)
+    r = float(torch.rand((), generator=generator))
+    h, w = H + int(r * (big_h - H)), W + int(r * (big_w - W))
+    top = int(torch.randint(0, big_h - h + 1, (), generator=generator))
+    left = int(torch.randint(0, big_w - w + 1, (), generator=generator))
+    small = F.interpolate(images, size=(h, w), mode="nearest")
+    padded = F.pad(small, (left, big_w - w - left, top, big_h - h - top))
+    out = F.interpolate(padded, size=(H, W), mode="bilinear", align_corners=False)
+    use = torch.rand(B, generator=generator) < prob
+    return torch.where(use.to(images.device)[:, None, None, None], out, images)
+
+
+class _Diverse:
+    """A victim seen through :func:`input_diversity` (used only for gradient steps, never to verify)."""
+
+    def __init__(self, victim: Callable[[torch.Tensor], torch.Tensor], prob: float, generator: torch.Generator | None):
+        self.victim, self.prob, self.generator = victim, prob, generator
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.victim(input_diversity(images, self.prob, generator=self.generator))
 
 
 @register("search", "pgd")
@@ -52,6 +91,9 @@ class PGD(Search):
             ``random_start``.
         random_start: start every restart uniformly inside the feasible set.
         early_stop: stop updating a sample as soon as its goal is reached.
+        momentum: μ of MI-FGSM (Dong et al. 2018, Eq. 6): steps follow g ← μ·g + ∇/‖∇‖₁ (0: plain PGD).
+        diversity: probability of DI²-FGSM's random resize-and-pad before the victim in gradient steps
+            (Xie et al. 2019); the final evaluation always sees the undistorted image.
     """
 
     def __init__(
@@ -61,12 +103,19 @@ class PGD(Search):
         restarts: int = 1,
         random_start: bool = False,
         early_stop: bool = True,
+        momentum: float = 0.0,
+        diversity: float = 0.0,
     ) -> None:
         super().__init__(restarts)
         self.steps = check_int(steps, "steps", minimum=1)
         self.alpha = None if alpha is None else check_positive(alpha, "alpha")
         self.random_start = bool(random_start)
         self.early_stop = bool(early_stop)
+        if not (math.isfinite(momentum) and momentum >= 0):
+            raise InputError(f"momentum must be a finite number >= 0; got {momentum!r}")
+        if not 0.0 <= diversity <= 1.0:
+            raise InputError(f"diversity must be a probability in [0, 1]; got {diversity!r}")
+        self.momentum, self.diversity = float(momentum), float(diversity)
 
     def step_size(self, problem: Problem) -> float:
         if self.alpha is not None:
@@ -89,14 +138,25 @@ class PGD(Search):
         )
         reuse = problem.start is not None and problem.start.grad is not None and not self.random_start
         reuse = reuse and bool(first.all())  # every row starts at z0: the attack's evaluation there is ours
+        reuse = reuse and self.diversity == 0
+        grad_problem = problem
+        if self.diversity > 0:
+            grad_problem = dataclasses.replace(problem, victim=_Diverse(problem.victim, self.diversity, generator))
+        g_acc = torch.zeros_like(z) if self.momentum > 0 else None
         for t in range(self.steps + 1):
-            sub = problem if rows.numel() == n else problem.subset(rows)
-            zr = z if rows.numel() == n else z[rows]
+            full = rows.numel() == n
+            zr = z if full else z[rows]
             last = t == self.steps
             if t == 0 and reuse and problem.start is not None:
                 ev = problem.start
+            elif last:
+                ev = (problem if full else problem.subset(rows)).evaluate(zr)
             else:
-                ev = sub.evaluate(zr) if last else sub.evaluate_with_grad(zr)
+                ev = (grad_problem if full else grad_problem.subset(rows)).evaluate_with_grad(zr)
+                if self.diversity > 0:  # success is judged on the undistorted image
+                    ev = dataclasses.replace(
+                        ev, reached=(problem if full else problem.subset(rows)).evaluate(zr).reached
+                    )
             best.update(zr, ev.reached, ev.loss, rows)
             if last:
                 break
@@ -110,6 +170,10 @@ class PGD(Search):
                 grad, sub_z0 = ev.grad, (z0 if rows.numel() == n else z0[rows])
             if rows.numel() == 0:
                 break
+            if g_acc is not None:
+                l1 = grad.abs().reshape(grad.shape[0], -1).sum(1).clamp_min(1e-12)
+                g_acc[rows] = self.momentum * g_acc[rows] + grad / l1.reshape((-1,) + (1,) * (grad.dim() - 1))
+                grad = g_acc[rows]
             znew = space.project((zr - alpha * space.steepest(grad)).detach(), sub_z0)
             if rows.numel() == n:
                 z = znew
@@ -131,6 +195,18 @@ class FGSM(PGD):
         return self.alpha if self.alpha is not None else problem.space.radius
 
 
+@register("search", "mifgsm")
+class MIFGSM(PGD):
+    """MI-FGSM (Dong et al. 2018): ``steps`` momentum sign steps of ε/steps (μ = 1); with ``diversity`` > 0
+    it is M-DI²-FGSM (Xie et al. 2019), the transfer baselines of seed 000 Table 2."""
+
+    def __init__(self, steps: int = 10, momentum: float = 1.0, diversity: float = 0.0) -> None:
+        super().__init__(steps=steps, restarts=1, early_stop=False, momentum=momentum, diversity=diversity)
+
+    def step_size(self, problem: Problem) -> float:
+        return problem.space.radius / self.steps
+
+
 @register("search", "adam")
 class AdamPenalty(Search):
     """Adam on ``loss + λ·distance² + τ·TV(z − z0)`` with projection onto the feasible set.
@@ -141,7 +217,9 @@ class AdamPenalty(Search):
     Args:
         steps: Adam iterations. lr: Adam learning rate. penalty: λ on the squared distance.
         tv: τ on the total variation of the perturbation (over its last two dims, if any).
-        early_stop: stop a sample once reached (otherwise keep shrinking its distance).
+        tv_squared: use SemanticAdv's squared-L2 total variation (Eq. 6) instead of the L1 one.
+        early_stop: stop a sample once reached (otherwise keep shrinking its distance); stopped samples are
+            no longer evaluated.
     """
 
     def __init__(
@@ -152,8 +230,10 @@ class AdamPenalty(Search):
         tv: float = 0.0,
         restarts: int = 1,
         early_stop: bool = False,
+        tv_squared: bool = False,
     ) -> None:
         super().__init__(restarts)
+        self.tv_squared = bool(tv_squared)
         self.steps = check_int(steps, "steps")
         self.lr = check_positive(lr, "lr")
         if penalty < 0 or tv < 0:
@@ -177,20 +257,24 @@ class AdamPenalty(Search):
         )
         for t in range(self.steps + 1):
             opt.zero_grad(set_to_none=True)
+            rows = active.nonzero().squeeze(1)
+            full = rows.numel() == n
             with torch.enable_grad():
-                out = problem.forward(z)
-                loss = problem.goal.loss(out, problem.target)
-                dist = space.distance(z, z0)
-                obj = loss + self.penalty * dist**2 + self.tv * total_variation(z - z0)
+                zr = z if full else z[rows]
+                sub = problem if full else problem.subset(rows)
+                out = sub.forward(zr)
+                loss = problem.goal.loss(out, sub.target)
+                dist = space.distance(zr, sub.z0)
+                obj = loss + self.penalty * dist**2 + self.tv * total_variation(zr - sub.z0, self.tv_squared)
             with torch.no_grad():
-                reached = problem.goal.reached(out.detach(), problem.target)
+                reached = problem.goal.reached(out.detach(), sub.target)
                 value = torch.where(reached, dist.detach(), loss.detach())
-                best.update(z.detach(), reached, value)
+                best.update(zr.detach(), reached, value, rows)
                 if self.early_stop:
-                    active &= ~reached
+                    active[rows] &= ~reached
             if t == self.steps or not bool(active.any()):
                 break
-            (obj * active).sum().backward()
+            obj.sum().backward()
             z_prev = z.detach().clone()
             opt.step()
             with torch.no_grad():

@@ -1,6 +1,7 @@
 """Spaces (threat models): pixel, transforms (kornia), latent directions."""
 
 from semadv.spaces.base import Space
+from semadv.spaces.editor import AttributeInterpolationSpace, FeatureInterpolationSpace, refine_reconstruction
 from semadv.spaces.generator import GeneratorSpace
 from semadv.spaces.latent import LatentSpace
 from semadv.spaces.pixel import PixelSpace
@@ -9,6 +10,8 @@ from semadv.spaces.transform import PARAMS, TransformSpace, apply_transforms
 
 __all__ = [
     "PARAMS",
+    "AttributeInterpolationSpace",
+    "FeatureInterpolationSpace",
     "GeneratorSpace",
     "LatentSpace",
     "PixelSpace",
@@ -16,4 +19,5 @@ __all__ = [
     "Space",
     "TransformSpace",
     "apply_transforms",
+    "refine_reconstruction",
 ]

@@ -80,6 +80,19 @@ class RenderSpace(Space):
         lo, hi = self.bounds(z0)
         return torch.maximum(torch.minimum(z, hi), lo)
 
+    # ----- seed 003's composition operator ⊕ ---------------------------------------------------------
+    @staticmethod
+    def compose(d1: torch.Tensor, d2: torch.Tensor) -> torch.Tensor:
+        """θ1 ⊕ θ2 for parameter *changes* (B, n): their sum. τ(x, θ1 ⊕ θ2) = τ(τ(x, θ1), θ2) holds
+        whenever no intermediate scene is clamped to the world's ranges (seed 003 §3.2's axiom)."""
+        if d1.shape != d2.shape:
+            raise InputError(f"cannot compose changes of shapes {tuple(d1.shape)} and {tuple(d2.shape)}")
+        return d1 + d2
+
+    def apply(self, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        """τ's scene part: the scene ``x`` with the searched parameters changed by ``delta`` (clamped)."""
+        return self.world.validate(self.scene(self.encode(x) + delta, x))
+
     def __repr__(self) -> str:
         budgets = dict(zip(self.names, self.budgets.tolist(), strict=True))
         return f"RenderSpace({self.world.name}, {budgets}, metric={self.metric!r})"

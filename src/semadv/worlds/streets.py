@@ -377,3 +377,44 @@ class StreetsWorld(World):
             box = torch.stack([x0, y0, x1, y1], dim=1).float()
             out[:, k] = torch.where(any_[:, None], box, torch.full_like(box, float("nan")))
         return out
+
+
+# ----- seed 003's semantic parameter groups ----------------------------------------------------------------
+#: the six groups of seed 003 §4.1 and this world's parameters in each (all car slots for per-car groups)
+SAE_GROUPS: dict[str, tuple[str, ...]] = {
+    "colour": tuple(f"car{k}_{p}" for k in range(N_CARS) for p in ("hue", "value")),
+    "weather": ("fog", "time_of_day"),
+    "foliage": ("foliage_density", "foliage_color"),
+    "rotate": tuple(f"car{k}_yaw" for k in range(N_CARS)),
+    "translate": tuple(f"car{k}_{p}" for k in range(N_CARS) for p in ("x", "depth")),
+    "mesh": tuple(f"car{k}_{p}" for k in range(N_CARS) for p in ("length", "height", "roof")),
+}
+#: per-group step sizes in normalised units (fractions of each parameter's range), seed 003 §4.2
+SAE_STEPS: dict[str, float] = {
+    "colour": 0.05,
+    "weather": 0.25,
+    "foliage": 0.10,
+    "rotate": 0.01,
+    "translate": 0.01,
+    "mesh": 0.025,
+}
+
+
+def sae_budgets(
+    groups: tuple[str, ...] | list[str], multiple: float = 1.0, steps: dict[str, float] | None = None
+) -> dict[str, float]:
+    """Per-parameter budgets (physical units) for a RenderSpace over ``groups``: ``multiple`` × the group's
+    normalised step × the parameter's range. With ``multiple = 1`` one sFGSM step moves every parameter by
+    exactly its group's step; with ``multiple = k`` the box holds k such steps (iterative sFGSM / sPGD)."""
+    steps = SAE_STEPS if steps is None else steps
+    world = StreetsWorld()
+    out: dict[str, float] = {}
+    for gname in groups:
+        if gname not in SAE_GROUPS:
+            raise InputError(f"unknown parameter group {gname!r}; groups: {', '.join(SAE_GROUPS)}")
+        if gname not in steps or not steps[gname] > 0:
+            raise InputError(f"group {gname!r} needs a step > 0; got {steps.get(gname)!r}")
+        for name in SAE_GROUPS[gname]:
+            i = world.index(name)
+            out[name] = float(multiple * steps[gname] * (world.hi[i] - world.lo[i]))
+    return out

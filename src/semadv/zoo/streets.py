@@ -157,26 +157,40 @@ def detection_metrics(
     return {"map50": float(ev.stats[1]), "map": float(ev.stats[0]), "recall": float(ev.stats[8])}
 
 
+def train_detector(
+    model: nn.Module,
+    images: torch.Tensor,
+    boxes: list[torch.Tensor],
+    classes: list[torch.Tensor],
+    epochs: int,
+    seed: int,
+    lr: float = 2e-3,
+) -> None:
+    """Train (or fine-tune) a zoo detector on images with per-image boxes/classes, random horizontal flips."""
+    g = torch.Generator().manual_seed(seed)
+    W = images.shape[-1]
+
+    def loss_of(perm_idx: torch.Tensor) -> torch.Tensor:
+        idx = perm_idx.tolist()
+        flip = (torch.rand(len(idx), generator=g) < 0.5).tolist()
+        xb = torch.stack([images[k].flip(-1) if f else images[k] for k, f in zip(idx, flip, strict=True)])
+        bb = [
+            torch.stack([W - boxes[k][:, 2], boxes[k][:, 1], W - boxes[k][:, 0], boxes[k][:, 3]], 1) if f else boxes[k]
+            for k, f in zip(idx, flip, strict=True)
+        ]
+        return model.loss(model(xb), bb, [classes[k] for k in idx])  # type: ignore[operator]
+
+    model.train()
+    optimize(model.parameters(), loss_of, len(boxes), epochs, 32, g, lr, weight_decay=1e-4, one_cycle=True)
+    model.eval()
+
+
 def _fit_detector(epochs: int, lr: float = 2e-3) -> Callable[[nn.Module, int], dict[str, Any]]:
     def fit(model: nn.Module, seed: int) -> dict[str, Any]:
         tr = generate("streets", "train", seed=0, n=N_TRAIN)
         te = generate("streets", "test", seed=0, n=N_TEST)
         gb, gc = detection_targets(tr["boxes"], tr["box_classes"])
-        g = torch.Generator().manual_seed(seed)
-        W = tr["image"].shape[-1]
-
-        def loss_of(perm_idx: torch.Tensor) -> torch.Tensor:
-            idx = perm_idx.tolist()
-            flip = (torch.rand(len(idx), generator=g) < 0.5).tolist()
-            xb = torch.stack([tr["image"][k].flip(-1) if f else tr["image"][k] for k, f in zip(idx, flip, strict=True)])
-            bb = [
-                torch.stack([W - gb[k][:, 2], gb[k][:, 1], W - gb[k][:, 0], gb[k][:, 3]], 1) if f else gb[k]
-                for k, f in zip(idx, flip, strict=True)
-            ]
-            return model.loss(model(xb), bb, [gc[k] for k in idx])  # type: ignore[operator]
-
-        model.train()
-        optimize(model.parameters(), loss_of, len(gb), epochs, 32, g, lr, weight_decay=1e-4, one_cycle=True)
+        train_detector(model, tr["image"], gb, gc, epochs, seed, lr)
         return detection_metrics(model, te["image"], te["boxes"], te["box_classes"])
 
     return fit

@@ -1,0 +1,532 @@
+"""Seed 003 — semantic adversarial examples through differentiable rendering, as a composition.
+
+Replace δ by scene parameters θ and x + δ by τ(x, θ): :class:`~semadv.spaces.RenderSpace` over the streets
+world's counterparts of the paper's six groups (colour, weather, foliage, rotate, translate, mesh;
+:data:`~semadv.worlds.streets.SAE_GROUPS`) with per-group steps in normalised units
+(:func:`~semadv.worlds.streets.sae_budgets`), and the ordinary searches: sFGSM = one FGSM step of exactly
+each group's step, iterative sFGSM = ``iterations`` such steps (PGD with α = 1/iterations of a box holding
+``iterations`` steps), sPGD = PGD with a random start in that box. The goal is
+:class:`~semadv.goals.DetectionGoal` on ``streets-squeezedet``'s confidence term (§5). The feasible set is
+the box ∩ the world's ranges, which keeps cars on the road (their lateral range is the road) and shapes
+valid. Detection metrics (mAP@0.5, recall AR@100) by faster-coco-eval against the *exact* ground truth of
+the adversarial scene (the world re-renders its labels).
+
+Experiments: ``combos`` (Tables 1–2, transfer §5.3, realism), ``augment`` (Tables 3–5), ``photos``
+(TransformSpace on scikit-image's photographs) and ``render3d`` (Mitsuba 3 scene world).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from semadv.attack import Attack
+from semadv.goals import DetectionGoal, Misclassification, pad_targets
+from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, md_table, register_recipe
+from semadv.search import FGSM, PGD
+from semadv.spaces import PixelSpace, RenderSpace, TransformSpace
+from semadv.worlds.datasets import generate
+from semadv.worlds.streets import SAE_GROUPS, StreetsWorld, sae_budgets
+
+VICTIM = "streets-squeezedet"
+OTHER = "streets-centernet"
+GROUPS = tuple(SAE_GROUPS)
+
+
+class RenderSAEConfig(RecipeConfig):
+    examples: int = Field(50, ge=2, description="scenes attacked per parameter combination (paper: 50)")
+    iterations: int = Field(6, ge=1, description="iterative sFGSM steps (paper: 6)")
+    spgd_steps: int = Field(20, ge=1)
+    score: float = Field(0.3, gt=0, lt=1, description="detection score threshold of the goal")
+    pixel_eps: list[float] = Field(default_factory=lambda: [1.0, 2.0, 4.0, 8.0], description="×1/255")
+    augment_train: int = Field(300, ge=10, description="training scenes turned into SAEs for augmentation")
+    augment_test: int = Field(60, ge=10)
+    augment_epochs: int = Field(3, ge=1)
+    augment_pixel_eps: float = Field(4.0, gt=0, description="×1/255, pixel-augmentation PGD bound")
+    photo_crops: int = Field(40, ge=6, description="held-out photo crops attacked")
+    photo_steps: int = Field(10, ge=1)
+    render3d_scenes: int = Field(24, ge=3)
+    render3d_steps: int = Field(10, ge=1)
+    batch: int = Field(50, ge=1)
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _m(name: str) -> Any:
+    from semadv.zoo import load
+
+    if name not in _MODELS:
+        _MODELS[name] = load(name)
+    return _MODELS[name]
+
+
+def combinations() -> list[tuple[str, ...]]:
+    """All 63 non-empty combinations of the six groups, singles first."""
+    return [c for k in range(1, len(GROUPS) + 1) for c in itertools.combinations(GROUPS, k)]
+
+
+def car_scenes(split: str, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` scene parameter vectors of ``split`` in which at least one car is a ground-truth object."""
+    from semadv.zoo.streets import detection_targets
+
+    pool = generate("streets", split, seed=seed, n=max(3 * n, 300))
+    _, gc = detection_targets(pool["boxes"], pool["box_classes"])
+    idx = torch.tensor([i for i, c in enumerate(gc) if bool((c == 0).any())])[:n]
+    return pool["params"][idx]
+
+
+def render_truth(params: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Images and exact ground truth of scenes (boxes as the detectors' metrics expect)."""
+    w = StreetsWorld()
+    out: dict[str, list[torch.Tensor]] = {}
+    with torch.no_grad():
+        for s in chunks(len(params), 100):
+            r = w.render(params[s], with_labels=True)
+            out.setdefault("image", []).append(r.image)
+            out.setdefault("boxes", []).append(r.extras["boxes"])
+            out.setdefault("box_classes", []).append(r.extras["box_classes"])
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def targets_of(truth: dict[str, torch.Tensor]) -> torch.Tensor:
+    from semadv.zoo.streets import detection_targets
+
+    gb, gc = detection_targets(truth["boxes"], truth["box_classes"])
+    return pad_targets(gb, gc)
+
+
+def semantic_attack(
+    detector: nn.Module, params: torch.Tensor, groups: tuple[str, ...], cfg: RenderSAEConfig, method: str = "isfgsm"
+) -> torch.Tensor:
+    """Adversarial scene parameters: ``method`` = "sfgsm" (one step of each group's size), "isfgsm"
+    (``iterations`` steps) or "spgd" (random start, 2.5·box/steps steps) against ``detector``."""
+    k = 1 if method == "sfgsm" else cfg.iterations
+    space = RenderSpace(StreetsWorld(), sae_budgets(groups, k))
+    search: FGSM | PGD
+    if method == "sfgsm":
+        search = FGSM()
+    elif method == "isfgsm":
+        search = PGD(steps=cfg.iterations, alpha=1 / cfg.iterations, early_stop=False)
+    else:
+        search = PGD(steps=cfg.spgd_steps, random_start=True, early_stop=False)
+    goal = DetectionGoal(detector, score=cfg.score)
+    target = targets_of(render_truth(params))
+    out = []
+    g = torch.Generator().manual_seed(cfg.seed)
+    for s in chunks(len(params), cfg.batch):
+        r = Attack(goal, space, search, checks=False)(detector, params[s], target[s], generator=g)
+        out.append(StreetsWorld().validate(space.scene(r.z_adv, params[s])))
+    return torch.cat(out)
+
+
+def det_metrics(model: nn.Module, truth: dict[str, torch.Tensor]) -> dict[str, float]:
+    from semadv.zoo.streets import detection_metrics
+
+    return detection_metrics(model, truth["image"], truth["boxes"], truth["box_classes"])
+
+
+def _missed(model: nn.Module, truth: dict[str, torch.Tensor], score: float) -> float:
+    goal = DetectionGoal(model, score=score)
+    t = targets_of(truth)
+    with torch.no_grad():
+        return float(
+            torch.cat([goal.reached(model(truth["image"][s]), t[s]) for s in chunks(len(t), 100)]).float().mean()
+        )
+
+
+def _pooled(x: torch.Tensor) -> torch.Tensor:
+    from semadv.zoo.streets import pooled_features
+
+    return torch.cat([pooled_features(x[s]) for s in chunks(len(x), 64)])
+
+
+# ----- experiments ------------------------------------------------------------------------------------------
+def exp_combos(cfg: RenderSAEConfig, out: Path, log: Progress) -> dict[str, Any]:
+    """Tables 1–2 (all 63 combinations, iterative sFGSM), sFGSM / sPGD on all six groups, transfer to the
+    other detector (§5.3), Fréchet distance of SAEs and of pixel perturbations of equal effect."""
+    from semadv.stats import frechet_distance
+    from semadv.worlds.grid import save_grid
+
+    torch.manual_seed(cfg.seed)
+    det, other = _m(VICTIM), _m(OTHER)
+    P = car_scenes("test", cfg.examples)
+    benign = render_truth(P)
+    res: dict[str, Any] = {
+        "examples": len(P),
+        "benign": {VICTIM: det_metrics(det, benign), OTHER: det_metrics(other, benign)},
+        "benign_missed": _missed(det, benign, cfg.score),
+        "rows": [],
+    }
+    log(f"  benign {VICTIM}: {res['benign'][VICTIM]}")
+    adv_of: dict[tuple[str, ...], dict[str, torch.Tensor]] = {}
+    for combo in combinations():
+        truth = render_truth(semantic_attack(det, P, combo, cfg))
+        row: dict[str, Any] = {
+            "groups": list(combo),
+            VICTIM: det_metrics(det, truth),
+            "missed": _missed(det, truth, cfg.score),
+            "transfer": det_metrics(other, truth),
+        }
+        res["rows"].append(row)
+        adv_of[combo] = truth
+        log(f"  {'+'.join(combo):48s} mAP50 {row[VICTIM]['map50']:.3f} recall {row[VICTIM]['recall']:.3f}")
+    best = min(res["rows"], key=lambda r: r[VICTIM]["map50"])
+    res["best"] = best["groups"]
+    # the three searches on all six groups
+    res["methods"] = {}
+    for method in ("sfgsm", "isfgsm", "spgd"):
+        truth = adv_of[GROUPS] if method == "isfgsm" else render_truth(semantic_attack(det, P, GROUPS, cfg, method))
+        res["methods"][method] = {VICTIM: det_metrics(det, truth), "missed": _missed(det, truth, cfg.score)}
+    # realism: Fréchet distance to benign renders, SAEs vs pixel PGD of comparable effect
+    f_benign = _pooled(benign["image"])
+    best_truth = adv_of[tuple(best["groups"])]
+    res["frechet"] = {"SAE (best combination)": frechet_distance(_pooled(best_truth["image"]), f_benign)}
+    res["frechet"]["SAE (all six)"] = frechet_distance(_pooled(adv_of[GROUPS]["image"]), f_benign)
+    goal = DetectionGoal(det, score=cfg.score)
+    t = targets_of(benign)
+    res["pixel"] = []
+    for eps in cfg.pixel_eps:
+        r = Attack(goal, PixelSpace(eps=eps / 255), PGD(steps=10), checks=False)(det, benign["image"], t)
+        pt = dict(benign, image=r.x_adv)
+        res["pixel"].append(
+            {"eps": eps, VICTIM: det_metrics(det, pt), "frechet": frechet_distance(_pooled(r.x_adv), f_benign)}
+        )
+    target_map = best[VICTIM]["map50"]
+    res["pixel_equal_effect"] = min(res["pixel"], key=lambda p: abs(p[VICTIM]["map50"] - target_map))["eps"]
+    # image pairs with detections drawn
+    pairs, boxes, caps = [], [], []
+    for i in range(min(4, len(P))):
+        for name, tr in (("benign", benign), ("SAE " + "+".join(best["groups"]), best_truth)):
+            with torch.no_grad():
+                d = det.detect(det(tr["image"][i : i + 1]), threshold=cfg.score)[0]
+            pairs.append(tr["image"][i])
+            bx = torch.full((8, 4), float("nan"))
+            bx[: min(8, len(d["boxes"]))] = d["boxes"][:8]
+            boxes.append(bx)
+            caps.append(f"{name}: {len(d['boxes'])} detections")
+    save_grid(torch.stack(pairs), out / "render_sae_pairs.png", ncol=2, captions=caps, boxes=torch.stack(boxes))
+    return res
+
+
+def exp_augment(cfg: RenderSAEConfig, out: Path, log: Progress) -> dict[str, Any]:
+    """Tables 3–5: retrain (benign + adversarial) and tune (adversarial only) the detector with SAEs or
+    with pixel perturbations, and dual tuning; evaluated on benign test scenes, on held-out SAEs and on
+    pixel perturbations (both made against the original detector)."""
+    import copy
+
+    from semadv.zoo.streets import detection_targets, train_detector
+
+    torch.manual_seed(cfg.seed)
+    det = _m(VICTIM)
+    goal = DetectionGoal(det, score=cfg.score)
+    P_tr, P_te = car_scenes("train", cfg.augment_train), car_scenes("test", cfg.augment_test, seed=1)
+    tr_b, te_b = render_truth(P_tr), render_truth(P_te)
+    log("  SAEs (all six groups) for training and testing …")
+    tr_s, te_s = (
+        render_truth(semantic_attack(det, P_tr, GROUPS, cfg)),
+        render_truth(semantic_attack(det, P_te, GROUPS, cfg)),
+    )
+
+    def pixel(truth: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        r = Attack(goal, PixelSpace(eps=cfg.augment_pixel_eps / 255), PGD(steps=10), checks=False)(
+            det, truth["image"], targets_of(truth)
+        )
+        return dict(truth, image=r.x_adv)
+
+    tr_p, te_p = pixel(tr_b), pixel(te_b)
+    sets = {"benign": te_b, "SAE": te_s, f"pixel {cfg.augment_pixel_eps:g}/255": te_p}
+
+    def data(*parts: dict[str, torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        x = torch.cat([p["image"] for p in parts])
+        gb, gc = detection_targets(torch.cat([p["boxes"] for p in parts]), torch.cat([p["box_classes"] for p in parts]))
+        return x, gb, gc
+
+    def finetune(base: nn.Module, *parts: dict[str, torch.Tensor]) -> nn.Module:
+        m = copy.deepcopy(base).requires_grad_(True)
+        train_detector(m, *data(*parts), epochs=cfg.augment_epochs, seed=cfg.seed, lr=5e-4)
+        return m.requires_grad_(False).eval()
+
+    models: dict[str, nn.Module] = {"original": det}
+    models["retrained: benign + SAE"] = finetune(det, tr_b, tr_s)
+    models["tuned: SAE only"] = finetune(det, tr_s)
+    models["retrained: benign + pixel"] = finetune(det, tr_b, tr_p)
+    models["tuned: pixel only"] = finetune(det, tr_p)
+    models["dual: SAE-tuned, then pixel"] = finetune(models["tuned: SAE only"], tr_p)
+    models["dual: pixel-tuned, then SAE"] = finetune(models["tuned: pixel only"], tr_s)
+    rows = []
+    for name, m in models.items():
+        row: dict[str, Any] = {"model": name, **{k: det_metrics(m, v) for k, v in sets.items()}}
+        rows.append(row)
+        log(f"  {name:32s} " + ", ".join(f"{k} mAP50 {row[k]['map50']:.3f}" for k in sets))
+    return {"train": len(P_tr), "test": len(P_te), "epochs": cfg.augment_epochs, "sets": list(sets), "rows": rows}
+
+
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")
+
+
+def photo_crops(n_per: int, seed: int, size: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random ``size``² crops (downscaled from 2·size) of scikit-image's bundled photographs; label = photo."""
+    import skimage.data
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(seed)
+    xs, ys = [], []
+    for label, name in enumerate(PHOTOS):
+        img = torch.from_numpy(getattr(skimage.data, name)()).float().permute(2, 0, 1) / 255
+        H, W = img.shape[-2:]
+        for _ in range(n_per):
+            top = int(torch.randint(0, H - 2 * size, (), generator=g))
+            left = int(torch.randint(0, W - 2 * size, (), generator=g))
+            crop = img[:, top : top + 2 * size, left : left + 2 * size]
+            xs.append(F.interpolate(crop[None], size=(size, size), mode="area")[0])
+            ys.append(label)
+    return torch.stack(xs), torch.tensor(ys)
+
+
+def exp_photos(cfg: RenderSAEConfig, out: Path, log: Progress) -> dict[str, Any]:
+    """TransformSpace PGD (hue, saturation, brightness, rotation, translation, haze) on crops of real
+    photographs against a small CNN trained to tell the photographs apart — images no world rendered."""
+    from semadv.training import optimize
+    from semadv.worlds.grid import save_grid
+    from semadv.zoo.nets import TinyCNN
+
+    torch.manual_seed(cfg.seed)
+    x_tr, y_tr = photo_crops(120, cfg.seed)
+    x_te, y_te = photo_crops(max(1, cfg.photo_crops // len(PHOTOS)), cfg.seed + 1)
+    model = TinyCNN(channels=3, classes=len(PHOTOS))
+    model(x_tr[:2])  # materialise the lazy layer before the optimiser sees the parameters
+    g = torch.Generator().manual_seed(cfg.seed)
+    ce = nn.CrossEntropyLoss()
+    model.train()
+    optimize(model.parameters(), lambda i: ce(model(x_tr[i]), y_tr[i]), len(y_tr), 8, 32, g, 3e-3, one_cycle=True)
+    model.eval().requires_grad_(False)
+    with torch.no_grad():
+        clean = model(x_te).argmax(1) == y_te
+    budgets: dict[str, float | tuple[float, float]] = {
+        "hue": 0.3,
+        "saturation": (0.7, 1.3),
+        "brightness": 0.15,
+        "rotation": 15.0,
+        "translate_x": 0.1,
+        "translate_y": 0.1,
+        "fog": (0.0, 1.0),
+    }
+    res: dict[str, Any] = {"photos": list(PHOTOS), "crops": len(y_te), "clean_accuracy": float(clean.float().mean())}
+    rows = []
+    runs: list[tuple[str, dict[str, float | tuple[float, float]]]] = [("all six", budgets)]
+    runs += [(k, {k: v}) for k, v in budgets.items()]
+    for label, params in runs:
+        space = TransformSpace(**params)
+        r = Attack(Misclassification(), space, PGD(steps=cfg.photo_steps), checks=False)(
+            model, x_te[clean], y_te[clean]
+        )
+        rows.append({"transforms": label, "success": float(r.success.float().mean())})
+        if label == "all six":
+            save_grid(
+                torch.cat([x_te[clean][:6], r.x_adv[:6]]),
+                out / "render_sae_photos.png",
+                ncol=6,
+                captions=[PHOTOS[int(y)] for y in y_te[clean][:6]] + ["adversarial"] * 6,
+            )
+    res["rows"] = rows
+    log(
+        f"  photos: clean accuracy {res['clean_accuracy']:.3f}; "
+        + ", ".join(f"{r['transforms']} {r['success']:.2f}" for r in rows)
+    )
+    return res
+
+
+def exp_render3d(cfg: RenderSAEConfig, out: Path, log: Progress) -> dict[str, Any]:
+    """sPGD through Mitsuba 3 against the zoo's ``scene3d-cnn``: pose, material colour and light."""
+    from semadv.worlds.grid import save_grid
+    from semadv.worlds.scene3d import CLASSES3D, Scene3DWorld
+
+    world = Scene3DWorld()
+    clf = _m("scene3d-cnn")
+    P = world.sample(cfg.render3d_scenes, seed=cfg.seed + 1000)
+    with torch.no_grad():
+        r0 = world.render(P)
+        ok = clf(r0.image).argmax(1) == r0.extras["label"]
+    budgets = {
+        "pose": {"yaw": 20.0, "x": 0.2, "z": 0.2},
+        "colour": {"red": 0.2, "green": 0.2, "blue": 0.2},
+        "light": {"light_intensity": 0.4, "light_warmth": 0.3},
+    }
+    budgets["all"] = {k: v for b in budgets.values() for k, v in b.items()}
+    res: dict[str, Any] = {"scenes": len(P), "clean_accuracy": float(ok.float().mean()), "rows": []}
+    for name, b in budgets.items():
+        space = RenderSpace(world, b)
+        r = Attack(Misclassification(), space, PGD(steps=cfg.render3d_steps), checks=False)(
+            clf, P[ok], r0.extras["label"][ok]
+        )
+        res["rows"].append(
+            {"parameters": name, "budgets": b, "success": float(r.success.float().mean()), "seconds": r.wall_time}
+        )
+        log(f"  render3d {name}: success {r.success.float().mean():.2f} ({r.wall_time:.0f} s)")
+        if name == "all":
+            n = min(6, int(ok.sum()))
+            with torch.no_grad():
+                adv_pred = clf(r.x_adv[:n]).argmax(1)
+            caps = [CLASSES3D[int(c)] for c in r0.extras["label"][ok][:n]] + [
+                f"→ {CLASSES3D[int(c)]}" for c in adv_pred
+            ]
+            save_grid(torch.cat([r0.image[ok][:n], r.x_adv[:n]]), out / "render_sae_3d.png", ncol=n, captions=caps)
+    return res
+
+
+# ----- page ---------------------------------------------------------------------------------------------------
+def _f(v: float) -> str:
+    return f"{100 * v:.1f}" if v == v and not math.isinf(v) else "–"
+
+
+def page(results: dict[str, dict[str, Any]], d: Path, prefix: str) -> str:
+    L = [
+        "# Semantic adversarial examples through differentiable rendering (seed 003)",
+        "",
+        "Generated by `semadv run configs/recipes/render_sae.toml --out docs/results/render_sae`. Engine: "
+        "RenderSpace over the streets world's six parameter groups (steps in normalised units: "
+        "colour 0.05, weather 0.25, foliage 0.10, rotate 0.01, translate 0.01, mesh 0.025), FGSM/PGD as sFGSM, "
+        "iterative sFGSM and sPGD, DetectionGoal on the confidence term of `streets-squeezedet`. "
+        "mAP@0.5 and recall (AR@100) in %, against the exact ground truth of each rendered scene.",
+        "",
+    ]
+    if "combos" in results:
+        r = results["combos"]
+        c = r["config"]
+        b = r["benign"][VICTIM]
+        L += [
+            "## Single and multi-parameter SAEs (Tables 1–2 analogues)",
+            "",
+            f"{r['examples']} test scenes with a car per combination, iterative sFGSM ({c['iterations']} steps). "
+            f"Benign: mAP {_f(b['map50'])}, recall {_f(b['recall'])}, scenes with a missed object "
+            f"{_f(r['benign_missed'])}. Rows sorted by mAP (most damaging first).",
+            "",
+        ]
+        rows = sorted(r["rows"], key=lambda x: x[VICTIM]["map50"])
+        L.append(
+            md_table(
+                ["groups", "mAP", "recall", "scenes with a missed object", f"transfer: {OTHER} mAP"],
+                [
+                    [
+                        "+".join(x["groups"]),
+                        _f(x[VICTIM]["map50"]),
+                        _f(x[VICTIM]["recall"]),
+                        _f(x["missed"]),
+                        _f(x["transfer"]["map50"]),
+                    ]
+                    for x in rows
+                ],
+            )
+        )
+        best = min(r["rows"], key=lambda x: x[VICTIM]["map50"])
+        L += [
+            "",
+            f"Most damaging combination: **{'+'.join(r['best'])}** — mAP {_f(b['map50'])} → "
+            f"{_f(best[VICTIM]['map50'])} "
+            f"(drop {_f(b['map50'] - best[VICTIM]['map50'])} points); on {OTHER} (transfer, §5.3) "
+            f"{_f(r['benign'][OTHER]['map50'])} → {_f(best['transfer']['map50'])}.",
+            "",
+            "Searches on all six groups:",
+            "",
+            md_table(
+                ["search", "mAP", "recall", "scenes with a missed object"],
+                [
+                    [k, _f(v[VICTIM]["map50"]), _f(v[VICTIM]["recall"]), _f(v["missed"])]
+                    for k, v in r["methods"].items()
+                ],
+            ),
+            "",
+            "### Realism",
+            "",
+            "Fréchet distance to the benign renders on `streets-judge` pooled features (lower = closer):",
+            "",
+            md_table(
+                ["images", "mAP", "Fréchet distance"],
+                [
+                    [
+                        "SAE (" + "+".join(r["best"]) + ")",
+                        _f(best[VICTIM]["map50"]),
+                        f"{r['frechet']['SAE (best combination)']:.4f}",
+                    ],
+                    ["SAE (all six)", "", f"{r['frechet']['SAE (all six)']:.4f}"],
+                ]
+                + [[f"pixel PGD {p['eps']:g}/255", _f(p[VICTIM]["map50"]), f"{p['frechet']:.4f}"] for p in r["pixel"]],
+            ),
+            "",
+            f"Pixel perturbation of (closest) equal effect: {r['pixel_equal_effect']:g}/255.",
+            "",
+            f"![pairs]({prefix}/render_sae_pairs.png)",
+            "",
+            "Benign vs SAE, the victim's detections drawn.",
+            "",
+        ]
+    if "augment" in results:
+        r = results["augment"]
+        L += [
+            "## Augmentation (Tables 3–5 analogues)",
+            "",
+            f"Fine-tuned from `{VICTIM}` for {r['epochs']} epochs on {r['train']} training scenes (SAEs = all six "
+            f"groups, iterative sFGSM against the original detector); evaluated on {r['test']} held-out test "
+            "scenes. Cells: mAP.",
+            "",
+            md_table(["model", *r["sets"]], [[x["model"], *[_f(x[s]["map50"]) for s in r["sets"]]] for x in r["rows"]]),
+            "",
+        ]
+    if "photos" in results:
+        r = results["photos"]
+        L += [
+            "## Real photographs (TransformSpace)",
+            "",
+            f"{r['crops']} held-out crops of scikit-image's photographs ({', '.join(r['photos'])}); a TinyCNN tells "
+            f"the photographs apart (clean accuracy {_f(r['clean_accuracy'])}%). PGD in TransformSpace; success = "
+            "misclassified (of the correctly classified crops).",
+            "",
+            md_table(["transforms", "success %"], [[x["transforms"], _f(x["success"])] for x in r["rows"]]),
+            "",
+            f"![photos]({prefix}/render_sae_photos.png)",
+            "",
+        ]
+    if "render3d" in results:
+        r = results["render3d"]
+        L += [
+            "## Physically based 3D backend (Mitsuba 3)",
+            "",
+            f"`Scene3DWorld` (box mesh on a ground plane under a sky, prb_projective, 32×32, 16 spp) and the "
+            f"zoo's `scene3d-cnn` (clean accuracy {_f(r['clean_accuracy'])}% on {r['scenes']} scenes). sPGD through "
+            "`drjit.wrap`; success = misclassified.",
+            "",
+            md_table(
+                ["parameters", "budgets", "success %", "seconds"],
+                [
+                    [
+                        x["parameters"],
+                        ", ".join(f"{k} ±{v:g}" for k, v in x["budgets"].items()),
+                        _f(x["success"]),
+                        f"{x['seconds']:.0f}",
+                    ]
+                    for x in r["rows"]
+                ],
+            ),
+            "",
+            f"![3d]({prefix}/render_sae_3d.png)",
+            "",
+        ]
+    return "\n".join(L)
+
+
+register_recipe(
+    Recipe(
+        name="render-sae",
+        config=RenderSAEConfig,
+        experiments={"combos": exp_combos, "augment": exp_augment, "photos": exp_photos, "render3d": exp_render3d},
+        page=page,
+        page_name="render_sae.md",
+    )
+)
