@@ -67,4 +67,8 @@ def test_quality_bars_of_the_cards():
     assert m["face-landmarks"]["nme"] <= 0.05
     assert m["face-attributes"]["mean_accuracy"] >= 0.90
     assert m["face-editor"]["edit_accuracy"] >= 0.80
+    # SemanticAdv's editor: 4x lower reconstruction error than face-editor, still editing
+    assert m["face-editor-hifi"]["reconstruction_l1"] <= 0.03 < m["face-editor"]["reconstruction_l1"]
+    assert m["face-editor-hifi"]["edit_accuracy"] >= 0.65
+    assert m["scene3d-cnn"]["accuracy"] >= 0.90
     assert {"fid_embedder_features", "direction_mean_edit_accuracy"} <= set(m["face-stylegen"])

@@ -20,7 +20,7 @@ from torch import nn
 
 from semadv.attack import Attack
 from semadv.goals import SegmentationGoal, misclassified_ratio
-from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, register_recipe
+from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, register_recipe, zoo_model
 from semadv.search import FGSM, PGD, RandomSearch
 from semadv.spaces import GeneratorSpace, PixelSpace
 from semadv.stats import frechet_distance
@@ -46,15 +46,7 @@ class AdvSpadeConfig(RecipeConfig):
     batch: int = Field(50, ge=1)
 
 
-_MODELS: dict[str, Any] = {}
-
-
-def _m(name: str) -> Any:
-    from semadv.zoo import load
-
-    if name not in _MODELS:
-        _MODELS[name] = load(name)
-    return _MODELS[name]
+_m = zoo_model
 
 
 def _onehot(labels: torch.Tensor) -> torch.Tensor:

@@ -70,6 +70,18 @@ def chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(n, i + size)) for i in range(0, n, size)]
 
 
+_ZOO: dict[str, Any] = {}
+
+
+def zoo_model(name: str) -> Any:
+    """A zoo model loaded once per process (SHA-checked, eval mode, no parameter gradients)."""
+    from semadv.zoo import load
+
+    if name not in _ZOO:
+        _ZOO[name] = load(name).requires_grad_(False)
+    return _ZOO[name]
+
+
 def md_table(header: list[str], rows: list[list[str]]) -> str:
     """A Markdown table (results pages are built from these)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

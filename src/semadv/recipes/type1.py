@@ -34,7 +34,7 @@ from torch import nn
 from semadv.attack import Attack
 from semadv.constraints import LpBall
 from semadv.goals import KeepAndChange, LossGoal, Misclassification
-from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, register_recipe
+from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, register_recipe, zoo_model
 from semadv.search import FGSM, PGD, TypeOneSearch
 from semadv.spaces.latent import LatentSpace
 from semadv.spaces.pixel import PixelSpace
@@ -90,15 +90,7 @@ class Type1Config(RecipeConfig):
 
 
 # ----- models ------------------------------------------------------------------------------------------
-_MODELS: dict[str, nn.Module] = {}
-
-
-def _m(name: str) -> Any:
-    from semadv.zoo import load
-
-    if name not in _MODELS:
-        _MODELS[name] = load(name).requires_grad_(False)
-    return _MODELS[name]
+_m = zoo_model
 
 
 def _digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -317,7 +317,9 @@ def editor_metrics(model: nn.Module, pairs: dict[str, torch.Tensor]) -> dict[str
     }
 
 
-def _fit_editor_with(cls_weight: float, residual_weight: float, epochs: int) -> Callable[[nn.Module, int], dict[str, Any]]:
+def _fit_editor_with(
+    cls_weight: float, residual_weight: float, epochs: int
+) -> Callable[[nn.Module, int], dict[str, Any]]:
     """Paired L1 to the world's true edit + reconstruction L1 (+ ``residual_weight`` × L1 of the edit itself,
     G(x, c_new) − G(x, c) vs the true change) + ``cls_weight`` × StarGAN's domain-classification term
     (Choi et al. 2018, Eq. 3) with the frozen zoo attribute classifier as the critic.
