@@ -384,7 +384,7 @@ def exp_render3d(cfg: RenderSAEConfig, out: Path, log: Progress) -> dict[str, An
             with torch.no_grad():
                 adv_pred = clf(r.x_adv[:n]).argmax(1)
             caps = [CLASSES3D[int(c)] for c in r0.extras["label"][ok][:n]] + [
-                f"→ {CLASSES3D[int(c)]}" for c in adv_pred
+                f"-> {CLASSES3D[int(c)]}" for c in adv_pred
             ]
             save_grid(torch.cat([r0.image[ok][:n], r.x_adv[:n]]), out / "render_sae_3d.png", ncol=n, captions=caps)
     return res
