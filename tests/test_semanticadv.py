@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from semadv.attack import Attack
+from semadv.defenses import bit_depth
 from semadv.errors import InputError
 from semadv.goals import (
     LandmarkTargetGoal,
@@ -24,7 +25,7 @@ from semadv.goals import (
     rotate_groups,
     verification_distance,
 )
-from semadv.recipes.semanticadv import ATTRS, edit_attributes, face_pairs, squeeze_bits, threshold
+from semadv.recipes.semanticadv import ATTRS, edit_attributes, face_pairs, threshold
 from semadv.search import MIFGSM, PGD, AdamPenalty, input_diversity, total_variation
 from semadv.spaces import AttributeInterpolationSpace, FeatureInterpolationSpace, PixelSpace, refine_reconstruction
 from semadv.zoo import card, load
@@ -255,7 +256,7 @@ def test_mifgsm_and_input_diversity() -> None:
 
 def test_squeeze_is_straight_through() -> None:
     x = torch.tensor([0.03, 0.5, 0.97], requires_grad=True)
-    y = squeeze_bits(x, 4)
+    y = bit_depth(x, 4)
     assert y.tolist() == pytest.approx([0.0, 8 / 15, 1.0])
     y.sum().backward()
     assert x.grad is not None and x.grad.tolist() == [1.0, 1.0, 1.0]

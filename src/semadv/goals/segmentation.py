@@ -84,7 +84,8 @@ class RegionGoal:
             raise InputError("every mask must contain at least one pixel")
         return target.bool()
 
-    def _fraction(self, outputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def fraction(self, outputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B,) fraction of each mask's pixels that satisfy the goal (not ``cls``, or ``to``)."""
         pred = outputs.argmax(1)
         hit = pred == self.to if self.to is not None else pred != self.cls
         m = mask.to(outputs.device).float()
@@ -103,7 +104,7 @@ class RegionGoal:
 
     def reached(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
         assert target is not None
-        return self._fraction(outputs, target) >= self.theta
+        return self.fraction(outputs, target) >= self.theta
 
     def __repr__(self) -> str:
         return f"RegionGoal(cls={self.cls}, to={self.to}, theta={self.theta:g})"

@@ -16,6 +16,8 @@ baselines of Table 2 with the independent ``face-judge`` standing in for the onl
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from pydantic import Field
 from torch import nn
 
 from semadv.attack import Attack
+from semadv.defenses import Defended, bit_depth, gaussian_blur, jpeg_codec, jpeg_differentiable
 from semadv.goals import (
     LandmarkTargetGoal,
     OutOfRegionGoal,
@@ -495,7 +498,7 @@ def exp_street(cfg: SemanticAdvConfig, out: Path, log: Progress) -> dict[str, An
         r = Attack(goal, space, search, checks=False)(seg, space.pack(f_src, f_new, oh_new), d["mask"])
         with torch.no_grad():
             frac = {
-                name: goal._fraction(seg(img), d["mask"]).tolist()
+                name: goal.fraction(seg(img), d["mask"]).tolist()
                 for name, img in (("source", x_src), ("manipulated (α = 0)", x_new), ("SemanticAdv", r.x_adv))
             }
             pred = seg(r.x_adv).argmax(1)
@@ -518,61 +521,14 @@ def exp_street(cfg: SemanticAdvConfig, out: Path, log: Progress) -> dict[str, An
     return res
 
 
-# ----- defenses (Fig. 5) --------------------------------------------------------------------------------------
-def squeeze_bits(x: torch.Tensor, bits: int = 4) -> torch.Tensor:
-    """Feature squeezing (Xu et al. 2017): round to ``bits`` per channel; straight-through gradient (BPDA)."""
-    levels = 2**bits - 1
-    q = torch.round(x * levels) / levels
-    return x + (q - x).detach()
-
-
-def blur(x: torch.Tensor) -> torch.Tensor:
-    """3×3 Gaussian blur, σ = 1 (Li & Li 2017)."""
-    import kornia
-
-    return kornia.filters.gaussian_blur2d(x, (3, 3), (1.0, 1.0))
-
-
-def jpeg_differentiable(x: torch.Tensor, quality: float = 75.0) -> torch.Tensor:
-    """kornia's differentiable JPEG (for the adaptive attack)."""
-    import kornia
-
-    return kornia.enhance.jpeg_codec_differentiable(x, torch.tensor([quality])).clamp(0, 1)
-
-
-def jpeg_codec(x: torch.Tensor, quality: int = 75) -> torch.Tensor:
-    """A real JPEG round trip through Pillow (non-adaptive evaluation)."""
-    import io
-
-    from PIL import Image
-
-    outs = []
-    for img in x.detach().clamp(0, 1):
-        arr = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        buf = io.BytesIO()
-        Image.fromarray(arr).save(buf, format="JPEG", quality=quality)
-        buf.seek(0)
-        back = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255
-        outs.append(torch.from_numpy(back).permute(2, 0, 1))
-    return torch.stack(outs).to(x)
-
-
-DEFENSES = {
-    "feature squeezing (4 bit)": (squeeze_bits, squeeze_bits),
-    "Gaussian blur 3×3 σ=1": (blur, blur),
+# ----- defenses (Fig. 5): semadv.defenses ------------------------------------------------------------------
+_Map = Callable[[torch.Tensor], torch.Tensor]
+#: name → (map used to evaluate, map the adaptive attack differentiates through)
+DEFENSES: dict[str, tuple[_Map, _Map]] = {
+    "feature squeezing (4 bit)": (partial(bit_depth, bits=4), partial(bit_depth, bits=4)),
+    "Gaussian blur 3×3 σ=1": (gaussian_blur, gaussian_blur),
     "JPEG q75": (jpeg_codec, jpeg_differentiable),
 }
-
-
-class Defended(nn.Module):
-    """``victim(defense(x))``."""
-
-    def __init__(self, victim: nn.Module, defense: Any) -> None:
-        super().__init__()
-        self.victim, self.defense = victim, defense
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.victim(self.defense(x))
 
 
 def exp_defenses(cfg: SemanticAdvConfig, out: Path, log: Progress) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from torch import nn
 
 from semadv.attack import Attack
 from semadv.constraints import LpBall
+from semadv.defenses import bit_depth, median_filter
 from semadv.goals import KeepAndChange, LossGoal, Misclassification
 from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, register_recipe, zoo_model
 from semadv.search import FGSM, PGD, TypeOneSearch
@@ -264,19 +265,6 @@ def type2_digits(
 
 
 # ----- feature squeezing (§IV-C) ---------------------------------------------------------------------------
-def median_filter(x: torch.Tensor, k: int) -> torch.Tensor:
-    """k×k median filter (reflect padding; even k pads right/bottom, as scipy's median_filter does)."""
-    lo, hi = (k - 1) // 2, k // 2
-    p = F.pad(x, (lo, hi, lo, hi), mode="reflect")
-    win = p.unfold(2, k, 1).unfold(3, k, 1)
-    return win.reshape(*win.shape[:4], -1).median(dim=-1).values
-
-
-def bit_depth(x: torch.Tensor, bits: int) -> torch.Tensor:
-    levels = 2**bits - 1
-    return torch.round(x * levels) / levels
-
-
 def squeeze_score(
     model: nn.Module, x: torch.Tensor, squeezer: Callable[[torch.Tensor], torch.Tensor], embedding: bool = False
 ) -> torch.Tensor:

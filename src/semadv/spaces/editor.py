@@ -33,11 +33,16 @@ from semadv.registry import register
 from semadv.spaces.base import Space
 
 
-def _check_alpha_range(lo: float, hi: float, init: float) -> None:
+def _alpha_box(fn: object, what: str, alpha_range: tuple[float, float], init: float) -> Box:
+    """Validate the callable and α's box / start shared by both interpolation spaces."""
+    if not callable(fn):
+        raise InputError(f"{what} must be callable; got {type(fn).__name__}")
+    lo, hi = float(alpha_range[0]), float(alpha_range[1])
     if not 0.0 <= lo < hi <= 1.0:
         raise InputError(f"alpha range must satisfy 0 <= lo < hi <= 1; got lo={lo!r}, hi={hi!r}")
-    if not lo <= init <= hi:
+    if not lo <= float(init) <= hi:
         raise InputError(f"alpha_init must lie in [{lo}, {hi}]; got {init!r}")
+    return Box(lo, hi)
 
 
 def _split(x: torch.Tensor, shapes: Sequence[tuple[int, ...]], name: str) -> list[torch.Tensor]:
@@ -73,14 +78,11 @@ class FeatureInterpolationSpace(Space):
         alpha_range: tuple[float, float] = (0.0, 0.4),
         alpha_init: float = 0.2,
     ) -> None:
-        if not callable(decoder):
-            raise InputError(f"decoder must be callable; got {type(decoder).__name__}")
-        lo, hi = float(alpha_range[0]), float(alpha_range[1])
-        _check_alpha_range(lo, hi, float(alpha_init))
+        box = _alpha_box(decoder, "decoder", alpha_range, alpha_init)
         self.feature_shape = tuple(check_int(int(s), "feature_shape") for s in feature_shape)
         self.extra_shape = None if extra_shape is None else tuple(int(s) for s in extra_shape)
         self.decoder, self.alpha_init = decoder, float(alpha_init)
-        super().__init__(Box(lo, hi))
+        super().__init__(box)
 
     @property
     def _shapes(self) -> list[tuple[int, ...]]:
@@ -145,14 +147,11 @@ class AttributeInterpolationSpace(Space):
         alpha_range: tuple[float, float] = (0.0, 0.4),
         alpha_init: float = 0.2,
     ) -> None:
-        if not callable(generator):
-            raise InputError(f"generator must be callable; got {type(generator).__name__}")
-        lo, hi = float(alpha_range[0]), float(alpha_range[1])
-        _check_alpha_range(lo, hi, float(alpha_init))
+        box = _alpha_box(generator, "generator", alpha_range, alpha_init)
         self.generator, self.alpha_init = generator, float(alpha_init)
         self.image_shape = tuple(int(s) for s in image_shape)
         self.n_attributes = check_int(n_attributes, "n_attributes")
-        super().__init__(Box(lo, hi))
+        super().__init__(box)
 
     @property
     def _shapes(self) -> list[tuple[int, ...]]:
