@@ -133,3 +133,31 @@ def test_eq13_search_leaves_the_eps_sphere() -> None:
     r = Attack(goal, LatentSpace(gen, LpBall(1e3, 2.0)), search, checks=False)(victim, z0, t)
     d2 = (r.z_adv - r.z0).pow(2).sum(1)
     assert bool((d2[r.success] >= 0.5 - 1e-6).all()) and int(r.success.sum()) >= 1
+
+
+def test_eq13_moves_z_with_an_embedding_victim() -> None:
+    """Regression (issue 20): at z0 both Eq. 13 terms have zero gradient for an *embedding* victim
+    (J1 = ‖f1(G(z′)) − f1(G(z))‖₂ is a norm at 0, the ε-hinge's gradient −2(z′ − z) is 0), so a search that
+    starts exactly at z0 never moves. The search must start off z0 (seeded) and leave the ε-sphere while
+    keeping the victim."""
+    from semadv.attack import Attack
+    from semadv.constraints import LpBall
+    from semadv.spaces.latent import LatentSpace
+
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(16, 8, generator=g)
+    gen = lambda w: torch.sigmoid(w @ W.T).reshape(-1, 1, 4, 4)
+    emb = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 4))
+    z0 = torch.randn(6, 8, generator=g)
+    with torch.no_grad():
+        ref = emb(gen(z0))
+    goal = KeepAndChange(4, "embedding", threshold=0.5, attacker=False)
+    search = TypeOneSearch(steps=100, lr=0.05, k=0.01, adaptive=False, hinge_eps=0.5)
+    t = torch.cat([ref, -torch.ones(6, 1)], dim=1)
+    attack = Attack(goal, LatentSpace(gen, LpBall(1e3, 2.0)), search)
+    r = attack(emb, z0, t, generator=torch.Generator().manual_seed(1))
+    d2 = (r.z_adv - r.z0).pow(2).sum(1)
+    assert float(d2.min()) > 0.0  # z moved for every sample
+    assert int(r.success.sum()) >= 4 and bool((d2[r.success] >= 0.5 - 1e-6).all())
+    again = attack(emb, z0, t, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(r.z_adv, again.z_adv)  # the start is seeded

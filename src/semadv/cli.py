@@ -212,6 +212,9 @@ def run_cmd(
     backend: str = typer.Option(None, help="local | ray (overrides run.backend)"),
     address: str = typer.Option(None, help="Ray cluster address (overrides run.address)"),
     quiet: bool = typer.Option(False, help="no progress bar"),
+    pages_only: bool = typer.Option(
+        False, "--pages-only", help="recipe configs: rebuild claims.json and the page from OUT/*.json, run nothing"
+    ),
 ) -> None:
     """Run or resume a campaign: stream its dataset through an attack or certification into OUT.
 
@@ -221,14 +224,29 @@ def run_cmd(
 
     from semadv.campaign.config import load_config
     from semadv.campaign.runner import run_campaign
-    from semadv.recipes.base import is_recipe_config, load_recipe_config, run_recipe
+    import json
+    from pathlib import Path
+
+    from semadv.campaign.config import ConfigError
+    from semadv.recipes.base import is_recipe_config, load_recipe_config, run_recipe, write_page
 
     with _user_errors():
         if is_recipe_config(config):
             recipe, rcfg = load_recipe_config(config, overrides)
-            page = run_recipe(recipe, rcfg, out, log=lambda m: console.print(m, markup=False) if not quiet else None)
-            console.print(f"recipe complete: {page}")
+            if pages_only:
+                page = write_page(recipe, Path(out), rcfg.page)
+            else:
+                page = run_recipe(
+                    recipe, rcfg, out, log=lambda m: console.print(m, markup=False) if not quiet else None
+                )
+            console.print(f"recipe complete: {page}", markup=False)
+            claims = Path(out) / "claims.json"
+            if claims.exists():
+                for row in json.loads(claims.read_text()):
+                    console.print(f"  {row['id']}: {row['verdict']} (n = {row['n']})", markup=False)
             return
+        if pages_only:
+            raise ConfigError("--pages-only applies to recipe configs ([recipe] table) only")
 
     extra = (
         list(overrides)

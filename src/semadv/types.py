@@ -10,13 +10,15 @@ AttackResult, plus the :class:`Problem` a search is handed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 
 from semadv.checks import check_finite
+from semadv.errors import InputError
 
 if TYPE_CHECKING:
     from semadv.spaces.base import Space
@@ -196,3 +198,107 @@ class AttackResult:
 
     def with_warnings(self, *extra: str) -> AttackResult:
         return dataclasses.replace(self, warnings=self.warnings + tuple(extra))
+
+    # ----- combining results ------------------------------------------------------------------------
+    @classmethod
+    def cat(cls, results: Sequence[AttackResult]) -> AttackResult:
+        """Concatenate results along the batch axis (chunks of one dataset run by :func:`semadv.runner.evaluate`).
+
+        Per-sample tensors are concatenated, wall times summed, warnings kept once each in first-seen order.
+        """
+        if not results:
+            raise InputError("AttackResult.cat needs at least one result")
+        if len(results) == 1:
+            return results[0]
+        fields: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            vals = [getattr(r, f.name) for r in results]
+            if f.name == "wall_time":
+                fields[f.name] = float(sum(vals))
+            elif f.name == "warnings":
+                fields[f.name] = tuple(dict.fromkeys(w for v in vals for w in v))
+            else:
+                shapes = {tuple(v.shape[1:]) for v in vals}
+                if len(shapes) != 1:
+                    raise InputError(f"AttackResult.cat: field {f.name!r} has differing per-sample shapes {shapes}")
+                fields[f.name] = torch.cat(vals)
+        return cls(**fields)
+
+    def take(self, idx: torch.Tensor) -> AttackResult:
+        """The rows ``idx`` (a (K,) index or (B,) bool mask) as a result of batch K."""
+        idx = torch.as_tensor(idx)
+        if idx.dtype == torch.bool:
+            if idx.shape != (self.batch,):
+                raise InputError(f"mask must have shape ({self.batch},); got {tuple(idx.shape)}")
+            idx = idx.nonzero().flatten()
+        idx = idx.long().cpu()
+        if idx.numel() and (int(idx.min()) < -self.batch or int(idx.max()) >= self.batch):
+            raise InputError(f"row index out of range for a result of batch {self.batch}")
+        return dataclasses.replace(
+            self,
+            **{f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self) if f.name not in _SCALAR_FIELDS},
+        )
+
+    def reduce(self, groups: torch.Tensor, mode: str = "best") -> AttackResult:
+        """One row per group (rows sharing a ``groups`` id, e.g. the K attributes or K targets tried for
+        one source). Groups come out in ascending id order.
+
+        * ``"best"`` — the group succeeds if any row did; the kept row is the successful one with the
+          smallest distance (FAB's argmin over targets; SemanticAdv's *Best* over attributes, seed 000
+          Table C), else the row with the smallest loss.
+        * ``"any"`` — the group succeeds if any row did; the kept row is the first successful one (any-of-K
+          targets), else the first row.
+        * ``"worst"`` — the group succeeds only if every row did; the kept row is a failed one with the
+          largest loss, else the successful one with the largest distance (*Worst* of Table C).
+
+        *Average* over a group is the plain success rate of the unreduced result. Queries and steps are
+        summed over the group (every row's work was spent on the source); ``clean_reached`` is taken from
+        the kept row.
+        """
+        groups = torch.as_tensor(groups).cpu()
+        if groups.shape != (self.batch,):
+            raise InputError(f"groups must have shape ({self.batch},); got {tuple(groups.shape)}")
+        if mode not in ("best", "any", "worst"):
+            raise InputError(f"mode must be 'best', 'any' or 'worst'; got {mode!r}")
+        ids, inv = torch.unique(groups, return_inverse=True)
+        g = len(ids)
+        rows = torch.arange(self.batch)
+        inf = torch.tensor(float("inf"))
+        s = self.success.bool()
+        if mode == "best":
+            # lexicographic key: successes first (0), then distance, failures by loss
+            key1 = (~s).double()
+            key2 = torch.where(s, self.distance.double(), self.loss.double())
+        elif mode == "any":
+            key1 = (~s).double()
+            key2 = rows.double()
+        else:
+            key1 = s.double()
+            key2 = torch.where(s, -self.distance.double(), -self.loss.double())
+        key2 = torch.nan_to_num(key2, nan=float(inf), posinf=float(inf))
+        # order rows by (group, key1, key2, row) and keep the first row of each group
+        order = torch.from_numpy(
+            np.lexsort((rows.numpy(), key2.numpy(), key1.numpy(), inv.numpy()))  # last key is primary
+        )
+        first = torch.ones(self.batch, dtype=torch.bool)
+        first[1:] = inv[order][1:] != inv[order][:-1]
+        kept = order[first]
+        out = self.take(kept)
+        succ = _group_bool(inv, s, g, mode)
+        summed = {
+            k: torch.zeros(g, dtype=getattr(self, k).dtype).index_add_(0, inv, getattr(self, k))
+            for k in ("queries", "steps")
+        }
+        return dataclasses.replace(out, success=succ, **summed)
+
+
+_SCALAR_FIELDS = ("wall_time", "warnings")
+
+
+def _group_bool(inv: torch.Tensor, s: torch.Tensor, g: int, mode: str) -> torch.Tensor:
+    """Per-group any (``best``/``any``) or all (``worst``) of the (B,) bool ``s``."""
+    count = torch.zeros(g, dtype=torch.int64).index_add_(0, inv, s.long())
+    if mode == "worst":
+        size = torch.zeros(g, dtype=torch.int64).index_add_(0, inv, torch.ones_like(inv))
+        return count == size
+    return count > 0

@@ -20,6 +20,7 @@ from torch import nn
 
 from semadv.attack import Attack
 from semadv.goals import SegmentationGoal, misclassified_ratio
+from semadv.experiments import advspade as _claims
 from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, register_recipe, zoo_model
 from semadv.search import FGSM, PGD, RandomSearch
 from semadv.spaces import GeneratorSpace, PixelSpace
@@ -361,5 +362,6 @@ register_recipe(
         experiments={"evaluate": exp_evaluate, "baselines": exp_baselines, "robust": exp_robust},
         page=page,
         page_name="advspade.md",
+        claims=_claims.CLAIMS,
     )
 )

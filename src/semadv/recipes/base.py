@@ -26,6 +26,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from semadv.campaign.config import ConfigError, _read, parse_override
+from semadv.claims import Claim, claims_table, evaluate_claims, write_claims
+from semadv.runner import chunks
 
 
 class RecipeConfig(BaseModel):
@@ -55,6 +57,8 @@ class Recipe:
     #: figures are written into the directory
     page: Callable[[dict[str, dict[str, Any]], Path, str], str]
     page_name: str
+    #: the paper's headline claims, measured from the experiments' JSON into ``claims.json``
+    claims: tuple[Claim, ...] = ()
 
 
 _RECIPES: dict[str, Recipe] = {}
@@ -65,9 +69,6 @@ def register_recipe(recipe: Recipe) -> Recipe:
     return recipe
 
 
-def chunks(n: int, size: int) -> list[slice]:
-    """Slices of ``size`` rows covering ``n`` (batches bound memory; work inside a batch is vectorised)."""
-    return [slice(i, min(n, i + size)) for i in range(0, n, size)]
 
 
 _ZOO: dict[str, Any] = {}
@@ -154,14 +155,29 @@ def run_recipe(recipe: Recipe, cfg: RecipeConfig, out: str | Path, log: Progress
 
 
 def write_page(recipe: Recipe, d: Path, page: str | None = None) -> Path:
+    """Rebuild ``claims.json`` and the results page(s) from the experiment JSON files in ``d``.
+
+    The page opens with the Claims table (after its title), so a reader sees first whether the paper's
+    headline effects hold here."""
     results = {p.stem: json.loads(p.read_text()) for p in sorted(d.glob("*.json")) if p.stem in recipe.experiments}
+    rows = evaluate_claims(recipe.claims, results)
+    if recipe.claims:
+        write_claims(d / "claims.json", rows)
+    table = claims_table(rows)
     walls = ", ".join(f"{k}: {v.get('wall_seconds')} s" for k, v in results.items())
     footer = f"\n## Wall time on this machine (2 CPU cores)\n\n{walls}\n"
+
+    def build(prefix: str) -> str:
+        body = recipe.page(results, d, prefix)
+        if table:
+            head, sep, rest = body.partition("\n")
+            body = head + sep + "\n" + table + "\n" + rest.lstrip("\n") if head.startswith("# ") else table + body
+        return body + footer
+
     out = d / recipe.page_name
-    out.write_text(recipe.page(results, d, ".") + footer)
+    out.write_text(build("."))
     if page:
         target = Path(page)
         target.parent.mkdir(parents=True, exist_ok=True)
-        prefix = os.path.relpath(d.resolve(), target.parent.resolve())
-        target.write_text(recipe.page(results, d, prefix) + footer)
+        target.write_text(build(os.path.relpath(d.resolve(), target.parent.resolve())))
     return out

@@ -35,6 +35,7 @@ from semadv.certify.classifiers import GalleryClassifier
 from semadv.certify.smoothing import average_certified_radius
 from semadv.constraints import Ellipsoid, LpBall
 from semadv.goals import Misclassification
+from semadv.experiments import face_robustness as _claims
 from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, register_recipe
 from semadv.search import FAB, PGD, GridSearch
 from semadv.spaces.base import Space
@@ -781,6 +782,7 @@ register_recipe(
         },
         page=page,
         page_name="face_robustness.md",
+        claims=_claims.CLAIMS,
     )
 )
 

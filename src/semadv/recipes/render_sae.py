@@ -28,6 +28,7 @@ from torch import nn
 
 from semadv.attack import Attack
 from semadv.goals import DetectionGoal, Misclassification, pad_targets
+from semadv.experiments import render_sae as _claims
 from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, md_table, register_recipe, zoo_model
 from semadv.search import PGD
 from semadv.spaces import PixelSpace, RenderSpace, TransformSpace
@@ -540,5 +541,6 @@ register_recipe(
         experiments={"combos": exp_combos, "augment": exp_augment, "photos": exp_photos, "render3d": exp_render3d},
         page=page,
         page_name="render_sae.md",
+        claims=_claims.CLAIMS,
     )
 )

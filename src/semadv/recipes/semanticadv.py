@@ -38,6 +38,7 @@ from semadv.goals import (
     rotate_groups,
     verification_distance,
 )
+from semadv.experiments import semanticadv as _claims
 from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, md_table, register_recipe, zoo_model
 from semadv.search import MIFGSM, AdamPenalty
 from semadv.spaces import AttributeInterpolationSpace, FeatureInterpolationSpace, PixelSpace, refine_reconstruction
@@ -901,5 +902,6 @@ register_recipe(
         },
         page=page,
         page_name="semanticadv.md",
+        claims=_claims.CLAIMS,
     )
 )

@@ -35,6 +35,7 @@ from semadv.attack import Attack
 from semadv.constraints import LpBall
 from semadv.defenses import bit_depth, median_filter
 from semadv.goals import KeepAndChange, LossGoal, Misclassification
+from semadv.experiments import type1 as _claims
 from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, register_recipe, zoo_model
 from semadv.search import FGSM, PGD, TypeOneSearch
 from semadv.spaces.latent import LatentSpace
@@ -640,6 +641,7 @@ register_recipe(
         },
         page=page,
         page_name="type1.md",
+        claims=_claims.CLAIMS,
     )
 )
 

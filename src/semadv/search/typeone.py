@@ -61,6 +61,10 @@ class TypeOneSearch(Search):
         latent_terms: optional (z, source) → (B,) extra loss (SVAE: α(1 − f_dis(z)) + γ‖z‖₂; in a
             :class:`~semadv.spaces.LatentSpace` the latent is source + z).
         record: keep per-step means of J1, J2, the latent terms and k in ``self.history`` (Fig. 6).
+        start_radius: start at z0 + a seeded random offset of this L2 norm. At exactly z0 an *embedding*
+            victim's J1 = ‖f1(G(z′)) − f1(G(z))‖₂ and the ε-hinge (gradient −2(z′ − z)) both have zero
+            gradient, so a search started there never moves. ``None`` (default): 0.1·√ε with a hinge (inside
+            the ε-sphere, where the hinge pushes outward), else 0 (start at z0, Alg. 2).
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class TypeOneSearch(Search):
         latent_terms: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         restarts: int = 1,
         record: bool = False,
+        start_radius: float | None = None,
     ) -> None:
         super().__init__(restarts)
         self.steps = check_int(steps, "steps")
@@ -91,6 +96,11 @@ class TypeOneSearch(Search):
         self.j1_hat, self.k_max, self.hinge_eps = float(j1_hat), float(k_max), hinge_eps
         self.latent_terms = latent_terms
         self.record = bool(record)
+        if start_radius is not None and not start_radius >= 0:
+            raise InputError(f"start_radius must be >= 0 or None; got {start_radius!r}")
+        if start_radius is None:
+            start_radius = 0.1 * float(hinge_eps) ** 0.5 if hinge_eps is not None else 0.0
+        self.start_radius = float(start_radius)
         self.history: list[dict[str, float]] = []
 
     def run(
@@ -106,7 +116,12 @@ class TypeOneSearch(Search):
 
         space, z0 = problem.space, problem.z0
         n = problem.batch
-        z = z0.clone().requires_grad_(True)
+        z = z0.clone()
+        if self.start_radius > 0:
+            u = torch.randn(z0.shape, generator=generator, dtype=z0.dtype).to(z0.device)
+            u = u / u.reshape(n, -1).norm(dim=1).clamp_min(1e-12).reshape((n,) + (1,) * (z0.dim() - 1))
+            z = space.project(z0 + self.start_radius * u, z0)
+        z.requires_grad_(True)
         opt = torch.optim.Adam([z], lr=self.lr)
         k = torch.full((n,), self.k0, dtype=z0.dtype, device=z0.device)
         beta: torch.Tensor | None = None
