@@ -68,7 +68,9 @@ def test_evaluate_seeded_and_progress():
     x, y = _data(7)
     attack = Attack(Misclassification(), PixelSpace(eps=0.1), PGD(steps=3, random_start=True))
     seen: list[tuple[int, int]] = []
-    a = evaluate(attack, Lin(), (x, y), batch=4, generator=torch.Generator().manual_seed(5), progress=lambda *p: seen.append(p))
+    a = evaluate(
+        attack, Lin(), (x, y), batch=4, generator=torch.Generator().manual_seed(5), progress=lambda *p: seen.append(p)
+    )
     b = evaluate(attack, Lin(), (x, y), batch=4, generator=torch.Generator().manual_seed(5))
     assert torch.equal(a.z_adv, b.z_adv)
     assert seen == [(4, 7), (7, 7)]

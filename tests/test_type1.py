@@ -161,3 +161,30 @@ def test_eq13_moves_z_with_an_embedding_victim() -> None:
     assert int(r.success.sum()) >= 4 and bool((d2[r.success] >= 0.5 - 1e-6).all())
     again = attack(emb, z0, t, generator=torch.Generator().manual_seed(1))
     assert torch.equal(r.z_adv, again.z_adv)  # the start is seeded
+
+
+def test_embedding_attacker_conditions_and_loss() -> None:
+    """An embedding attacker (second recogniser): 'changed' iff its normalised distance exceeds the threshold;
+    J2 is a hinge that is zero once past 1.1× the threshold."""
+    goal = KeepAndChange(2, "embedding", threshold=0.5, attacker_threshold=0.4)
+    ref_v, ref_a = torch.tensor([[1.0, 0.0]] * 3), torch.tensor([[0.0, 1.0]] * 3)
+    t = torch.cat([ref_v, ref_a, -torch.ones(3, 1)], 1)
+    out = torch.tensor(
+        [
+            [1.0, 0.0, 0.0, 1.0],  # victim kept, attacker unchanged
+            [1.0, 0.0, 1.0, 0.0],  # victim kept, attacker moved far (distance √2)
+            [0.0, 1.0, 1.0, 0.0],  # victim changed
+        ]
+    )
+    goal.check_target(t, out)
+    c = goal.conditions(out, t)
+    assert c["victim_kept"].tolist() == [True, True, False]
+    assert c["attacker_changed"].tolist() == [False, True, True]
+    assert goal.reached(out, t).tolist() == [False, True, False]
+    j1, j2 = goal.parts(out, t)
+    assert j2.tolist() == pytest.approx([0.44, 0.0, 0.0])
+    assert goal.margins(out, t)[:, 0].tolist() == pytest.approx([-0.4, 0.5, 0.5 - 2**0.5])
+    with pytest.raises(InputError, match="attacker_threshold"):
+        KeepAndChange(2, "embedding", threshold=0.5, attacker=False, attacker_threshold=0.4)
+    with pytest.raises(InputError, match=r"target must have shape \(B, 5\)"):
+        goal.check_target(t[:, :3], out)

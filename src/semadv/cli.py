@@ -220,14 +220,13 @@ def run_cmd(
 
     A config with a ``[recipe]`` table runs a seed-paper recipe instead (``semadv.recipes``): its
     experiment results go to OUT/*.json and its results page is regenerated."""
-    from rich.progress import Progress
-
-    from semadv.campaign.config import load_config
-    from semadv.campaign.runner import run_campaign
     import json
     from pathlib import Path
 
-    from semadv.campaign.config import ConfigError
+    from rich.progress import Progress
+
+    from semadv.campaign.config import ConfigError, load_config
+    from semadv.campaign.runner import run_campaign
     from semadv.recipes.base import is_recipe_config, load_recipe_config, run_recipe, write_page
 
     with _user_errors():

@@ -285,11 +285,9 @@ class AttackResult:
         kept = order[first]
         out = self.take(kept)
         succ = _group_bool(inv, s, g, mode)
-        summed = {
-            k: torch.zeros(g, dtype=getattr(self, k).dtype).index_add_(0, inv, getattr(self, k))
-            for k in ("queries", "steps")
-        }
-        return dataclasses.replace(out, success=succ, **summed)
+        queries = torch.zeros(g, dtype=self.queries.dtype).index_add_(0, inv, self.queries)
+        steps = torch.zeros(g, dtype=self.steps.dtype).index_add_(0, inv, self.steps)
+        return dataclasses.replace(out, success=succ, queries=queries, steps=steps)
 
 
 _SCALAR_FIELDS = ("wall_time", "warnings")

@@ -27,6 +27,7 @@ from semadv.campaign.config import CampaignConfig, ConfigError
 from semadv.campaign.store import Store
 from semadv.campaign.victims import build_victim
 from semadv.registry import build
+from semadv.runner import evaluate
 from semadv.worlds.datasets import generate
 
 Progress = Callable[[int, int], None]
@@ -119,7 +120,7 @@ class Worker:
         g = torch.Generator().manual_seed(self.cfg.run.seed * 1_000_003 + b.batch)
         if self.cfg.run.kind == "certify":
             return self._certify(b, g)
-        r = self.attack(self.victim, b.x, b.y, generator=g)
+        r = evaluate(self.attack, self.victim, (b.x, b.y), batch=len(b.x), generator=g)
         rows = []
         for j, i in enumerate(b.idx.tolist()):
             rows.append(

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 from semadv.claims import Claim, Measurement, Results
 
 
@@ -17,7 +20,7 @@ def _monotone(curves: list[dict], key: str = "accuracy") -> tuple[dict, int, int
         acc = [p[key] for p in c["points"]]
         measured[f"{c['space']}/{c['embedder']}"] = acc
         # non-increasing within the CI noise, and lower at the end than at the start
-        down += bool(acc[-1] < acc[0] and all(b <= a + 0.05 for a, b in zip(acc, acc[1:], strict=False)))
+        down += bool(acc[-1] < acc[0] and all(b <= a + 0.05 for a, b in itertools.pairwise(acc)))
     return measured, down, len(curves)
 
 
@@ -63,6 +66,30 @@ def _sound(results: Results) -> Measurement | None:
     )
 
 
+def _validity(results: Results) -> Measurement | None:
+    rows = results["embedders"]["rows"]
+    if not all("inverse_identity_kept" in r for r in rows):
+        return None
+    succ = sum(r["adversarial"] for r in rows)
+    valid = sum(r["valid_adversarial"] for r in rows)
+    m: dict[str, Any] = {
+        f"{r['space']}/{r['embedder']}": {
+            "raw": r["adversarial"],
+            "valid": r["valid_adversarial"],
+            "exact_oracle": r["oracle_identity_kept"],
+        }
+        for r in rows
+    }
+    # the inverse oracle's error where the truth is known: exact-space adversarials keep the identity vector
+    exact = [r for r in rows if r["space"] == "exact" and r["adversarial"]]
+    n_exact = sum(r["adversarial"] for r in exact)
+    m["valid_fraction"] = valid / succ if succ else None
+    m["oracle_error"] = 1 - sum(r["valid_adversarial"] for r in exact) / n_exact if n_exact else None
+    verdict = "holds" if succ and valid / succ >= 0.9 else "does not hold"
+    note = "oracle_error = inverse oracle's false non-match on exact-space adversarials (identity vector unchanged)"
+    return Measurement(m, succ, verdict, note)
+
+
 CLAIMS: tuple[Claim, ...] = (
     Claim(
         "fr-gallery",
@@ -91,5 +118,12 @@ CLAIMS: tuple[Claim, ...] = (
         "§4.4: certificates hold by construction (Prop. 1)",
         _sound,
         ("certify",),
+    ),
+    Claim(
+        "oracle-validity",
+        "Semantic adversarial examples keep the identity (identity-preserving budgets)",
+        "§3.2: budgets chosen so that the identity is preserved (human-verified)",
+        _validity,
+        ("embedders",),
     ),
 )

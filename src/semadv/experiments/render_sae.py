@@ -32,8 +32,10 @@ def _single_multi(results: Results) -> Measurement:
     }
     drop_single = m["benign_map"] - m["best_single_map"]
     drop_multi = m["benign_map"] - m["best_multi_map"]
-    verdict = "holds" if drop_multi >= 2 * drop_single and drop_single < 0.1 else (
-        "partly holds" if drop_multi > drop_single else "does not hold"
+    verdict = (
+        "holds"
+        if drop_multi >= 2 * drop_single and drop_single < 0.1
+        else ("partly holds" if drop_multi > drop_single else "does not hold")
     )
     note = f"mAP@0.5 drop: best single {drop_single:.3f}, best combination {drop_multi:.3f} (stale-box scoring)"
     return Measurement(m, int(c["examples"]), verdict, note)

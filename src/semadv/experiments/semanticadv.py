@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from semadv.stats import mcnemar
 KEY = "0.001"
 
 
-def _pairs(v: dict[str, Any], emb: str) -> np.ndarray:
+def _pairs(v: Mapping[str, Any], emb: str) -> np.ndarray:
     b, k = int(v["identities"]), len(v["attributes"])
     return np.asarray(v["semanticadv"][emb][KEY]["success"], dtype=bool).reshape(b, k)
 
@@ -37,7 +38,7 @@ def _f1(results: Results) -> Measurement:
             continue
         feat = np.asarray(v["semanticadv"][emb][KEY]["success"], dtype=bool)
         attr = np.asarray(att["success"], dtype=bool)
-        test = mcnemar(feat, attr)
+        test = mcnemar(feat.tolist(), attr.tolist())
         measured[emb] = {
             "feature_map": rate(feat)["rate"],
             "attribute_space": rate(attr)["rate"],
@@ -59,7 +60,7 @@ def _f2(results: Results) -> Measurement:
     good = 0
     for emb in v["semanticadv"]:
         s = _pairs(v, emb)
-        best, avg, worst = rate(s.any(1)), rate(s.ravel()), rate(s.all(1))
+        best, avg, worst = rate(np.any(s, axis=1)), rate(s.ravel()), rate(np.all(s, axis=1))
         measured[emb] = {
             "best": best["rate"],
             "average": avg["rate"],

@@ -35,9 +35,12 @@ def _digits(results: Results) -> Measurement:
 def _faces(results: Results) -> Measurement:
     f = results["faces"]
     n = int(f["attacked"])
-    best = max(("paper", "tuned"), key=lambda k: f[k]["all"])
+    key = "oracle_valid" if all("oracle_valid" in f[k] for k in ("paper", "tuned")) else "all"
+    best = max((k for k in ("paper", "tuned", "attacker") if k in f), key=lambda k: f[k][key])
     measured: dict[str, Any] = {
-        "success": rate_of(f[best]["all"], n),
+        "success": rate_of(f[best][key], n),
+        "criterion": "victim kept ∧ inverse oracle: identity changed" if key == "oracle_valid" else "all three",
+        "judge_all_three": f[best]["all"],
         "setting": best,
         "victim_kept": f[best]["victim_kept"],
         "median_latent_distance": f[best].get("median_latent_distance"),
@@ -83,6 +86,26 @@ def _strengthen(results: Results) -> Measurement:
     return Measurement(measured, {k: int(v) for k, v in ex.items()}, verdict, "digits (the face table is not run)")
 
 
+def _validity(results: Results) -> Measurement | None:
+    d = results["digits"]
+    t = d["svae_type1_tuned"]
+    if "raw" not in t:
+        return None
+    n = int(d["attacked"])
+    raw, valid = round(t["raw"] * n), round(t["all"] * n)
+    m = {
+        "valid_fraction": valid / raw if raw else None,
+        "raw_success": rate_of(t["raw"], n),
+        "valid_success": rate_of(t["all"], n),
+        "oracle_error": d.get("judge_error"),
+    }
+    f = results.get("faces", {}).get("tuned", {})
+    if "oracle_valid" in f:
+        m["faces_oracle_valid"] = f["oracle_valid"]
+    verdict = "holds" if raw and valid / raw >= 0.9 else "does not hold"
+    return Measurement(m, raw, verdict, "digits, Alg. 2 tuned: judge-confirmed among the attack's own successes")
+
+
 CLAIMS: tuple[Claim, ...] = (
     Claim(
         "typeI-digits-alg2",
@@ -111,5 +134,12 @@ CLAIMS: tuple[Claim, ...] = (
         "Table III: Type I accuracy 0.554 after Type I training vs 0.110–0.140 after FGSM/PGD training",
         _strengthen,
         ("strengthen",),
+    ),
+    Claim(
+        "oracle-validity",
+        "Type I examples really change the class (an independent judge agrees with the attacker)",
+        "§IV: human raters confirm the new class / person",
+        _validity,
+        ("digits",),
     ),
 )

@@ -30,6 +30,10 @@ class KeepAndChange:
         k: weight of J1 in :meth:`loss` (searches like :class:`~semadv.search.TypeOneSearch` adapt it).
         attacker: is there an attacker part (f2 / an auxiliary classifier)? Without one, J2 = 0 and only
             the victim condition is tested (Eq. 13 untargeted).
+        attacker_threshold: makes the attacker part an *embedding* (e.g. a second face recogniser standing in
+            for the human judge of seed 001 §IV-B): "changed" means its normalised distance to the source's
+            embedding exceeds this, and J2 = max(1.1·threshold − distance, 0). The target then holds
+            ``[victim reference | attacker reference embedding | y′ (ignored)]``.
     """
 
     def __init__(
@@ -39,6 +43,7 @@ class KeepAndChange:
         threshold: float | None = None,
         k: float = 1.0,
         attacker: bool = True,
+        attacker_threshold: float | None = None,
     ) -> None:
         if victim not in ("class", "embedding"):
             raise InputError(f"victim must be 'class' or 'embedding'; got {victim!r}")
@@ -48,6 +53,9 @@ class KeepAndChange:
             raise InputError(f"victim_dim must be >= 1; got {victim_dim!r}")
         self.victim_dim, self.victim, self.k, self.attacker = int(victim_dim), victim, float(k), bool(attacker)
         self.threshold = None if threshold is None else float(threshold)
+        if attacker_threshold is not None and not (self.attacker and float(attacker_threshold) > 0):
+            raise InputError(f"attacker_threshold needs attacker=True and a value > 0; got {attacker_threshold!r}")
+        self.attacker_threshold = None if attacker_threshold is None else float(attacker_threshold)
 
     # ----- target and output layout ----------------------------------------------------------------
     def _ref_width(self) -> int:
@@ -56,7 +64,7 @@ class KeepAndChange:
     def check_target(self, target: torch.Tensor | None, outputs: torch.Tensor) -> torch.Tensor:
         if target is None:
             raise InputError("a Type I goal needs a target: [victim class or reference embedding, attacker class]")
-        width = self._ref_width() + 1
+        width = self._ref_width() + 1 + (self._attacker_width(outputs) if self.attacker_threshold else 0)
         if target.dim() != 2 or target.shape != (outputs.shape[0], width):
             raise InputError(
                 f"target must have shape (B, {width}) = (B, reference + attacker class); got {tuple(target.shape)}"
@@ -67,6 +75,13 @@ class KeepAndChange:
                 f"stacked outputs must be (B, {self.victim_dim} victim + K attacker); got {tuple(outputs.shape)}"
             )
         return target
+
+    def _attacker_width(self, outputs: torch.Tensor) -> int:
+        return int(outputs.shape[1]) - self.victim_dim if outputs.dim() == 2 else 0
+
+    def _attacker_distance(self, a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        ref = target[:, self._ref_width() : self._ref_width() + a.shape[1]]
+        return (F.normalize(a, dim=1) - F.normalize(ref.to(a), dim=1)).norm(dim=1)
 
     def split(self, outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return outputs[:, : self.victim_dim], outputs[:, self.victim_dim :]
@@ -82,6 +97,8 @@ class KeepAndChange:
             j1 = (F.normalize(v, dim=1) - F.normalize(ref.to(v), dim=1)).norm(dim=1)
         if not self.attacker:
             return j1, torch.zeros_like(j1)
+        if self.attacker_threshold is not None:
+            return j1, torch.clamp(1.1 * self.attacker_threshold - self._attacker_distance(a, target), min=0)
         targeted = y2 >= 0
         logp = F.log_softmax(a, dim=1)
         j2_t = -logp.gather(1, y2.clamp_min(0)[:, None])[:, 0]
@@ -109,6 +126,11 @@ class KeepAndChange:
             kept = (F.normalize(v, dim=1) - F.normalize(ref.to(v), dim=1)).norm(dim=1) <= self.threshold
         if not self.attacker:
             return {"victim_kept": kept, "attacker_changed": torch.ones_like(kept)}
+        if self.attacker_threshold is not None:
+            return {
+                "victim_kept": kept,
+                "attacker_changed": self._attacker_distance(a, target) > self.attacker_threshold,
+            }
         pred = a.argmax(dim=1)
         if attacker_source is None:
             changed = torch.where(y2 >= 0, pred == y2, torch.ones_like(kept))
@@ -135,6 +157,8 @@ class KeepAndChange:
             keep = self.threshold - (F.normalize(v, dim=1) - F.normalize(ref.to(v), dim=1)).norm(dim=1)
         if not self.attacker:
             return keep[:, None]
+        if self.attacker_threshold is not None:
+            return torch.minimum(keep, self._attacker_distance(a, target) - self.attacker_threshold)[:, None]
         yt = y2.clamp_min(0)
         own2 = a.gather(1, yt[:, None])[:, 0]
         change = own2 - a.scatter(1, yt[:, None], float("-inf")).max(dim=1).values

@@ -19,9 +19,10 @@ from pydantic import Field
 from torch import nn
 
 from semadv.attack import Attack
-from semadv.goals import SegmentationGoal, misclassified_ratio
 from semadv.experiments import advspade as _claims
-from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, register_recipe, zoo_model
+from semadv.goals import SegmentationGoal, misclassified_ratio
+from semadv.recipes.base import Progress, Recipe, RecipeConfig, register_recipe, zoo_model
+from semadv.runner import chunks, evaluate
 from semadv.search import FGSM, PGD, RandomSearch
 from semadv.spaces import GeneratorSpace, PixelSpace
 from semadv.stats import frechet_distance
@@ -45,6 +46,7 @@ class AdvSpadeConfig(RecipeConfig):
     robust_steps: int = Field(10, ge=1)
     advspade_epochs: int = Field(2, ge=1, description="AdvSPADE fine-tuning against the robust segmenters")
     batch: int = Field(50, ge=1)
+    layout_agreement: float = Field(0.8, gt=0, lt=1, description="layout oracle: pixel agreement to call it kept")
 
 
 _m = zoo_model
@@ -87,6 +89,40 @@ def _pooled(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([pooled_features(x[s]) for s in chunks(len(x), 64)])
 
 
+def _validity(
+    adv: torch.Tensor,
+    lab: torch.Tensor,
+    thetas: list[float],
+    agreement: float,
+    real: torch.Tensor,
+    real_lab: torch.Tensor,
+) -> dict[str, Any]:
+    """Layout oracle (:func:`semadv.oracles.layout_kept`, the independent judge's labels vs the layout) on all
+    AdvSPADE images and on the successful ones at each θ: a success counts as *valid* when the layout is kept.
+    The oracle's own error: the fraction of real world renders it calls "layout not kept"."""
+    from semadv.experiments._common import rate
+    from semadv.oracles import layout_kept
+
+    with torch.no_grad():
+        ratio = torch.cat([misclassified_ratio(_m(TARGET)(adv[s]), lab[s]) for s in chunks(len(adv), 64)])
+    kept = torch.cat([layout_kept(adv[s], lab[s], min_agreement=agreement) for s in chunks(len(adv), 64)])
+    real_kept = torch.cat([layout_kept(real[s], real_lab[s], min_agreement=agreement) for s in chunks(len(real), 64)])
+    out: dict[str, Any] = {
+        "min_agreement": agreement,
+        "kept_all": rate(kept.tolist()),
+        "oracle_false_reject_on_renders": rate((~real_kept).tolist()),
+        "per_theta": {},
+    }
+    for t in thetas:
+        ok = ratio > t
+        out["per_theta"][f"{t:g}"] = {
+            "success": int(ok.sum()),
+            "valid": int((ok & kept).sum()),
+            "valid_success_rate": rate((ok & kept).tolist()),
+        }
+    return out
+
+
 # ----- experiments ------------------------------------------------------------------------------------------
 def exp_evaluate(cfg: AdvSpadeConfig, out: Path, log: Progress) -> dict[str, Any]:
     """Tables 1–2 and the success rates: mIoU of every segmenter on real / vanilla / adversarial images
@@ -113,10 +149,12 @@ def exp_evaluate(cfg: AdvSpadeConfig, out: Path, log: Progress) -> dict[str, Any
     res["seconds_per_adversarial_image"] = per_image
     # the one-step attack through the engine: the best of ``style_search`` random styles per layout
     space = GeneratorSpace(lambda labels, z: _m("streets-advspade")(_onehot(labels), z), _m("streets-advspade").zdim)
-    attack = Attack(SegmentationGoal(cfg.theta), space, RandomSearch(samples=cfg.style_search), checks=False)
+    attack = Attack(SegmentationGoal(cfg.theta), space, RandomSearch(samples=cfg.style_search))
     g = torch.Generator().manual_seed(cfg.seed)
-    succ = torch.cat([attack(_m(TARGET), lab[s], lab[s], generator=g).success for s in chunks(len(lab), cfg.batch)])
+    succ = evaluate(attack, _m(TARGET), (lab, lab), batch=cfg.batch, generator=g).success
     res["style_search_success"] = float(succ.float().mean())
+    res["validity"] = _validity(adv, lab2, thetas, cfg.layout_agreement, real, lab)
+    log(f"  layout oracle: {res['validity']['kept_all']['rate']:.3f} of AdvSPADE images keep the layout")
     log(f"  one-step attack, best of {cfg.style_search} styles: success {res['style_search_success']:.3f}")
     # grid: layout, real, vanilla, adversarial, target prediction on the adversarial
     k = min(6, len(lab))

@@ -27,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from semadv.campaign.config import ConfigError, _read, parse_override
 from semadv.claims import Claim, claims_table, evaluate_claims, write_claims
-from semadv.runner import chunks
 
 
 class RecipeConfig(BaseModel):
@@ -69,8 +68,6 @@ def register_recipe(recipe: Recipe) -> Recipe:
     return recipe
 
 
-
-
 _ZOO: dict[str, Any] = {}
 
 
@@ -93,6 +90,7 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 def recipes() -> dict[str, Recipe]:
     import semadv.recipes.advspade
     import semadv.recipes.face_robustness
+    import semadv.recipes.oracles
     import semadv.recipes.render_sae
     import semadv.recipes.semanticadv
     import semadv.recipes.type1  # noqa: F401  (each registers itself)

@@ -27,9 +27,10 @@ from pydantic import Field
 from torch import nn
 
 from semadv.attack import Attack
-from semadv.goals import DetectionGoal, Misclassification, pad_targets
 from semadv.experiments import render_sae as _claims
-from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, md_table, register_recipe, zoo_model
+from semadv.goals import DetectionGoal, Misclassification, pad_targets
+from semadv.recipes.base import Progress, Recipe, RecipeConfig, md_table, register_recipe, zoo_model
+from semadv.runner import chunks
 from semadv.search import PGD
 from semadv.spaces import PixelSpace, RenderSpace, TransformSpace
 from semadv.worlds.datasets import generate

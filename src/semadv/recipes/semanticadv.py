@@ -28,6 +28,7 @@ from torch import nn
 
 from semadv.attack import Attack
 from semadv.defenses import Defended, bit_depth, gaussian_blur, jpeg_codec, jpeg_differentiable
+from semadv.experiments import semanticadv as _claims
 from semadv.goals import (
     LandmarkTargetGoal,
     OutOfRegionGoal,
@@ -38,8 +39,8 @@ from semadv.goals import (
     rotate_groups,
     verification_distance,
 )
-from semadv.experiments import semanticadv as _claims
-from semadv.recipes.base import Progress, Recipe, RecipeConfig, chunks, md_table, register_recipe, zoo_model
+from semadv.recipes.base import Progress, Recipe, RecipeConfig, md_table, register_recipe, zoo_model
+from semadv.runner import chunks, evaluate
 from semadv.search import MIFGSM, AdamPenalty
 from semadv.spaces import AttributeInterpolationSpace, FeatureInterpolationSpace, PixelSpace, refine_reconstruction
 from semadv.types import AttackResult
@@ -90,6 +91,10 @@ class SemanticAdvConfig(RecipeConfig):
     defense_identities: int = Field(4, ge=1)
     defense_embedder: str = "face-r2-softmax"
     batch: int = Field(136, ge=1, description="pairs per attack batch")
+    diagnostic_identities: int = Field(6, ge=1, description="go/no-go: source identities (× every attribute)")
+    diagnostic_embedders: list[str] = Field(default_factory=lambda: ["face-r1-softmax", "face-r2-arcface"])
+    diagnostic_steps: int = Field(100, ge=1)
+    diagnostic_lr: float = Field(0.05, gt=0)
 
 
 _m = zoo_model
@@ -191,46 +196,22 @@ def semantic_attack(
     editor = _m(cfg.editor)
     search = AdamPenalty(steps=steps, lr=lr, tv=cfg.tv, tv_squared=True, early_stop=True)
     rng = (cfg.alpha_low, cfg.alpha_high)
-    results: list[AttackResult] = []
-    edited: list[torch.Tensor] = []
-    for s in chunks(len(c_rep), cfg.batch):
-        with torch.no_grad():
-            f_src = editor.encode(x_refined[s], c_rep[s])
-            f_new = editor.encode(x_refined[s], c_new[s])
-            edited.append(editor.decode(f_new))
-        space: FeatureInterpolationSpace | AttributeInterpolationSpace
-        if mode == "feature":
-            space = FeatureInterpolationSpace(
-                lambda f, _: editor.decode(f), f_src.shape[1:], alpha_range=rng, alpha_init=cfg.alpha_init
-            )
-            source = space.pack(f_src, f_new)
-        else:
-            space = AttributeInterpolationSpace(
-                editor, x_refined.shape[1:], c_rep.shape[1], alpha_range=rng, alpha_init=cfg.alpha_init
-            )
-            source = space.pack(x_refined[s], c_rep[s], c_new[s])
-        tgt = None if target is None else target[s]
-        results.append(Attack(goal, space, search, checks=False)(victim, source, tgt))
-    return _cat(results), torch.cat(edited)
-
-
-def _cat(results: list[AttackResult]) -> AttackResult:
-    if len(results) == 1:
-        return results[0]
-    import dataclasses
-
-    fields: dict[str, Any] = {}
-    for f in dataclasses.fields(AttackResult):
-        vals = [getattr(r, f.name) for r in results]
-        if isinstance(vals[0], torch.Tensor):
-            fields[f.name] = torch.cat(vals)
-        elif f.name == "wall_time":
-            fields[f.name] = sum(vals)
-        elif isinstance(vals[0], tuple):
-            fields[f.name] = tuple(w for v in vals for w in v)
-        else:
-            fields[f.name] = vals[0]
-    return AttackResult(**fields)
+    with torch.no_grad():  # the editor's features of every pair, then one space and one runner for all pairs
+        f_src = torch.cat([editor.encode(x_refined[s], c_rep[s]) for s in chunks(len(c_rep), cfg.batch)])
+        f_new = torch.cat([editor.encode(x_refined[s], c_new[s]) for s in chunks(len(c_rep), cfg.batch)])
+        edited = torch.cat([editor.decode(f_new[s]) for s in chunks(len(c_rep), cfg.batch)])
+    space: FeatureInterpolationSpace | AttributeInterpolationSpace
+    if mode == "feature":
+        space = FeatureInterpolationSpace(
+            lambda f, _: editor.decode(f), f_src.shape[1:], alpha_range=rng, alpha_init=cfg.alpha_init
+        )
+        source = space.pack(f_src, f_new)
+    else:
+        space = AttributeInterpolationSpace(
+            editor, x_refined.shape[1:], c_rep.shape[1], alpha_range=rng, alpha_init=cfg.alpha_init
+        )
+        source = space.pack(x_refined, c_rep, c_new)
+    return evaluate(Attack(goal, space, search), victim, (source, target), batch=cfg.batch), edited
 
 
 def cw_attack(
@@ -239,7 +220,7 @@ def cw_attack(
     """The CW baseline of Appendix A: Adam in pixel space on the goal loss + ``cw_weight``·MSE(x_adv, x)."""
     d = x[0].numel()
     search = AdamPenalty(steps=cfg.cw_steps, lr=cfg.cw_lr, penalty=cfg.cw_weight / d, early_stop=True)
-    return Attack(goal, PixelSpace(eps=math.sqrt(d), p=2), search, checks=False)(victim, x, target)
+    return Attack(goal, PixelSpace(eps=math.sqrt(d), p=2), search)(victim, x, target)
 
 
 def _dist(name: str, x: torch.Tensor, target_images: torch.Tensor) -> torch.Tensor:
@@ -257,6 +238,78 @@ def _refined(x: torch.Tensor, c: torch.Tensor, cfg: SemanticAdvConfig) -> torch.
 
 
 # ----- experiments ------------------------------------------------------------------------------------------
+#: decoder layers of the editor interpolated by the go/no-go diagnostic (seed 000 Table E's f0/f1/f2 ablation):
+#: name → number of decoder modules applied before the interpolated feature map
+LAYERS = {"f0 (bottleneck, 16×16)": 0, "f1 (32×32)": 3, "f2 (64×64)": 5}
+
+
+def exp_diagnostic(cfg: SemanticAdvConfig, out: Path, log: Progress) -> dict[str, Any]:
+    """Go/no-go before tuning (issue 19): per embedder and editor layer, the distance to the target that is
+    reachable at all — by G(x′, c), by the best edit G(x′, c_new) over the attributes, by feature-map
+    interpolation with α ∈ [0, 1] at that layer (Eq. 2, no smoothness term), and by a *free* feature map at
+    that layer (Adam on the features themselves, no constraint: the decoder's reach). Adam minimises the
+    plain distance (κ = 0, no early stop) so the numbers are the closest approach, not a success rate."""
+    from semadv.constraints import LpBall
+    from semadv.goals.verification import verification_distance as vdist
+    from semadv.spaces import LatentSpace
+
+    _check(cfg)
+    p = face_pairs(cfg.diagnostic_identities, cfg.seed)
+    B, K = len(p["x"]), len(cfg.attributes)
+    xr = _refined(p["x"], p["c"], cfg)
+    c_rep, c_new, _ = edit_attributes(p["c"], cfg.attributes)
+    xr_rep, tgt_rep = xr.repeat_interleave(K, 0), p["x_tgt"].repeat_interleave(K, 0)
+    editor = _m(cfg.editor)
+    dec = editor.dec
+    with torch.no_grad():
+        f_src0 = torch.cat([editor.encode(xr_rep[s], c_rep[s]) for s in chunks(len(c_rep), cfg.batch)])
+        f_new0 = torch.cat([editor.encode(xr_rep[s], c_new[s]) for s in chunks(len(c_rep), cfg.batch)])
+        recon = editor(xr, p["c"])
+        edited = editor.decode(f_new0)
+    res: dict[str, Any] = {"identities": B, "attributes": K, "steps": cfg.diagnostic_steps, "rows": []}
+    for emb_name in cfg.diagnostic_embedders:
+        emb = _m(emb_name)
+        with torch.no_grad():
+            t_emb = emb(tgt_rep)
+            d_recon = vdist(emb(recon), emb(p["x_tgt"]))
+            d_edit = vdist(emb(edited), t_emb).reshape(B, K).amin(1)
+        row: dict[str, Any] = {
+            "embedder": emb_name,
+            "threshold": threshold(emb_name, 1e-3),
+            "G(x,c)": float(d_recon.mean()),
+            "best G(x,c_new)": float(d_edit.mean()),
+            "layers": {},
+        }
+        goal = VerificationGoal(row["threshold"], kappa=0.0)
+        for layer, k in LAYERS.items():
+            with torch.no_grad():
+                f_src = torch.cat([dec[:k](f_src0[s]) for s in chunks(len(c_rep), cfg.batch)])
+                f_new = torch.cat([dec[:k](f_new0[s]) for s in chunks(len(c_rep), cfg.batch)])
+            shape = f_src.shape[1:]
+
+            def tail(f: torch.Tensor, _: Any = None, k: int = k, shape: Any = shape) -> torch.Tensor:
+                return torch.sigmoid(dec[k:](f.reshape(-1, *shape)))
+
+            search = AdamPenalty(steps=cfg.diagnostic_steps, lr=cfg.diagnostic_lr)
+            box = FeatureInterpolationSpace(tail, shape, alpha_range=(0.0, 1.0), alpha_init=0.5)
+            r_box = evaluate(Attack(goal, box, search), emb, (box.pack(f_src, f_new), t_emb), batch=cfg.batch)
+            free = LatentSpace(tail, LpBall(1e3, 2.0))
+            r_free = evaluate(Attack(goal, free, search), emb, (f_new.flatten(1), t_emb), batch=cfg.batch)
+            row["layers"][layer] = {
+                "alpha_box_best": float(r_box.loss.reshape(B, K).amin(1).mean()),
+                "alpha_box_reached": float(r_box.success.reshape(B, K).any(1).float().mean()),
+                "free_best": float(r_free.loss.reshape(B, K).amin(1).mean()),
+                "free_reached": float(r_free.success.reshape(B, K).any(1).float().mean()),
+                "features": list(shape),
+            }
+            log(
+                f"  {emb_name} {layer}: α-box best {row['layers'][layer]['alpha_box_best']:.3f}, free best "
+                f"{row['layers'][layer]['free_best']:.3f} (threshold {row['threshold']:.3f})"
+            )
+        res["rows"].append(row)
+    return res
+
+
 def exp_verification(cfg: SemanticAdvConfig, out: Path, log: Progress) -> dict[str, Any]:
     """Table C, Fig. 3, Table 1 (transfer), attribute- vs feature-space, transfer baselines (Table 2)."""
     from semadv.worlds.grid import save_grid
@@ -371,9 +424,7 @@ def exp_verification(cfg: SemanticAdvConfig, out: Path, log: Progress) -> dict[s
         ("DI²-FGSM", MIFGSM(steps=cfg.transfer_steps, diversity=0.5)),
     ):
         goal = VerificationGoal(thr[src_name][f"{min(cfg.g_fprs):g}"], kappa=0.0)
-        rb = Attack(goal, space, search, checks=False)(
-            emb, p["x"], t_img, generator=torch.Generator().manual_seed(cfg.seed)
-        )
+        rb = Attack(goal, space, search)(emb, p["x"], t_img, generator=torch.Generator().manual_seed(cfg.seed))
         res["transfer_baselines"][label] = {
             "source": src_name,
             "distances": {m: _dist(m, rb.x_adv, p["x_tgt"]).tolist() for m in models},
@@ -496,7 +547,7 @@ def exp_street(cfg: SemanticAdvConfig, out: Path, log: Progress) -> dict[str, An
             alpha_init=cfg.alpha_init,
         )
         search = AdamPenalty(steps=cfg.street_steps, lr=cfg.street_lr, tv=cfg.tv, tv_squared=True, early_stop=True)
-        r = Attack(goal, space, search, checks=False)(seg, space.pack(f_src, f_new, oh_new), d["mask"])
+        r = Attack(goal, space, search)(seg, space.pack(f_src, f_new, oh_new), d["mask"])
         with torch.no_grad():
             frac = {
                 name: goal.fraction(seg(img), d["mask"]).tolist()
@@ -608,6 +659,38 @@ def page(results: dict[str, dict[str, Any]], d: Path, prefix: str) -> str:
         "Every number below was measured by that command on this machine; sizes are stated per section.",
         "",
     ]
+    if "diagnostic" in results:
+        r = results["diagnostic"]
+        rows = []
+        for row in r["rows"]:
+            for layer, v in row["layers"].items():
+                rows.append(
+                    [
+                        row["embedder"],
+                        layer,
+                        "×".join(map(str, v["features"])),
+                        f"{row['G(x,c)']:.3f}",
+                        f"{row['best G(x,c_new)']:.3f}",
+                        f"{v['alpha_box_best']:.3f} ({v['alpha_box_reached']:.2f})",
+                        f"{v['free_best']:.3f} ({v['free_reached']:.2f})",
+                        f"{row['threshold']:.3f}",
+                    ]
+                )
+        L += [
+            "## Go/no-go diagnostic: what is reachable at all",
+            "",
+            f"{r['identities']} source identities × {r['attributes']} attributes; per identity the closest of its "
+            f"attributes, averaged over identities (normalised L2 distance to the target's embedding). Adam "
+            f"{r['steps']} steps on the plain distance (κ = 0). α-box: Eq. 2 with α ∈ [0, 1] at that decoder "
+            "layer; free: the feature map itself optimised without constraint (the decoder's reach from that "
+            "layer). In brackets: fraction of identities with some attribute under the FPR-10⁻³ threshold.",
+            "",
+            md_table(
+                ["embedder", "layer", "features", "G(x,c)", "best G(x,c_new)", "α-box best", "free best", "threshold"],
+                rows,
+            ),
+            "",
+        ]
     if "verification" in results:
         r = results["verification"]
         cfg = r["config"]
@@ -895,6 +978,7 @@ register_recipe(
         name="semanticadv",
         config=SemanticAdvConfig,
         experiments={
+            "diagnostic": exp_diagnostic,
             "verification": exp_verification,
             "landmarks": exp_landmarks,
             "street": exp_street,

@@ -68,6 +68,7 @@ def register_model(entry: ZooEntry) -> ZooEntry:
 def _load_all() -> None:
     import semadv.zoo.digits
     import semadv.zoo.faces
+    import semadv.zoo.oracles
     import semadv.zoo.scene3d
     import semadv.zoo.streets  # noqa: F401  (register their entries)
 
