@@ -224,3 +224,29 @@ def test_project_ellipsoid_functional_matches_class():
     E = Ellipsoid(m)
     torch.testing.assert_close(E.project(v, torch.zeros_like(v)), x)
     assert float(lam) > 0
+
+
+def test_unbounded_keeps_the_metric_and_drops_the_budget():
+    from semadv import PGD, Attack, Misclassification, PixelSpace
+    from semadv.constraints import Ellipsoid, Unbounded
+    from semadv.errors import IncompatibleError
+    from semadv.search import FAB
+
+    e = Ellipsoid.from_budgets([0.5, 2.0])
+    u = Unbounded(e)
+    z0 = torch.zeros(3, 2)
+    far = torch.tensor([[10.0, 0.0], [0.0, 10.0], [3.0, 4.0]])
+    assert torch.equal(u.project(far, z0), far) and float(u.violation(far, z0).max()) == 0.0
+    assert torch.allclose(u.norm(far), e.norm(far))
+    assert torch.allclose(u.whiten(far), e.whiten(far))
+    assert Unbounded(u).metric is e  # no nesting
+    space = PixelSpace(eps=0.1)
+    free = space.unbounded()
+    assert space.bounded and not free.bounded and space.constraint is not free.constraint
+    x = torch.rand(2, 1, 3, 3)
+    z = free.project(x + 5.0, x)
+    assert float(z.max()) <= 1.0  # absolute pixel bounds still hold
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(9, 2))
+    with pytest.raises(IncompatibleError, match="needs a budget"):
+        Attack(Misclassification(), free, PGD(steps=2))
+    Attack(Misclassification(), free, FAB(steps=2))(model, x, torch.tensor([0, 1]))

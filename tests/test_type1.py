@@ -182,6 +182,7 @@ def test_embedding_attacker_conditions_and_loss() -> None:
     assert c["attacker_changed"].tolist() == [False, True, True]
     assert goal.reached(out, t).tolist() == [False, True, False]
     j1, j2 = goal.parts(out, t)
+    assert j1.tolist() == pytest.approx([0.0, 0.0, 2**0.5], abs=1e-6)
     assert j2.tolist() == pytest.approx([0.44, 0.0, 0.0])
     assert goal.margins(out, t)[:, 0].tolist() == pytest.approx([-0.4, 0.5, 0.5 - 2**0.5])
     with pytest.raises(InputError, match="attacker_threshold"):

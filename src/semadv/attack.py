@@ -57,6 +57,11 @@ class Attack:
                 f"{type(self.search).__name__} needs gradients but {type(self.space).__name__} is not "
                 "differentiable; use a black-box search (random, grid)"
             )
+        if self.search.needs_budget and not self.space.bounded:
+            raise IncompatibleError(
+                f"{type(self.search).__name__} needs a budget but the space is unbounded "
+                "(space.unbounded() suits minimum-norm and penalty searches: FAB, AdamPenalty, TypeOneSearch)"
+            )
         if self.cross_check is not None and (self.cross_check.needs_gradient or not self.search.needs_gradient):
             raise IncompatibleError("cross_check must be a black-box search checking a gradient search")
         if self.search.needs_margins and not callable(getattr(self.goal, "margins", None)):

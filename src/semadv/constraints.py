@@ -32,6 +32,7 @@ __all__ = [
     "Ellipsoid",
     "LpBall",
     "Subspace",
+    "Unbounded",
     "parse_p",
     "project_ellipsoid",
 ]
@@ -209,6 +210,50 @@ class Box(Constraint):
     def from_cube(self, v: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
         lo, hi = self._b(v)
         return lo + (hi - lo) * (v + 1) / 2
+
+
+class Unbounded(Constraint):
+    """A metric without a budget: distances, steepest directions and whitening of ``metric``, but every
+    point is feasible (``project`` is the identity, ``violation`` 0).
+
+    Minimum-norm and penalty searches (FAB, Adam with a penalty, Type I) run in such a space and report
+    distances in the metric instead of being cut off by a budget they do not need. Random starts and the
+    unit-cube view still use ``metric``'s own region (a scale for "random", not a limit). Build one with
+    :meth:`semadv.spaces.base.Space.unbounded`.
+    """
+
+    metric: Constraint
+
+    def __init__(self, metric: Constraint) -> None:
+        self.metric = metric.metric if isinstance(metric, Unbounded) else metric
+        self.p, self.elementwise, self.radius = metric.p, metric.elementwise, metric.radius
+
+    def norm(self, delta: torch.Tensor) -> torch.Tensor:
+        return self.metric.norm(delta)
+
+    def project(self, z: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+        return z
+
+    def steepest(self, grad: torch.Tensor) -> torch.Tensor:
+        return self.metric.steepest(grad)
+
+    def sample(self, center: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.metric.sample(center, generator)
+
+    def from_cube(self, v: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+        return self.metric.from_cube(v, center)
+
+    def whiten(self, delta: torch.Tensor) -> torch.Tensor:
+        return self.metric.whiten(delta)
+
+    def unwhiten(self, u: torch.Tensor) -> torch.Tensor:
+        return self.metric.unwhiten(u)
+
+    def violation(self, z: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+
+    def __repr__(self) -> str:
+        return f"Unbounded({self.metric!r})"
 
 
 class LpBall(Constraint):

@@ -30,7 +30,7 @@ from semadv.attack import Attack
 from semadv.experiments import render_sae as _claims
 from semadv.goals import DetectionGoal, Misclassification, pad_targets
 from semadv.recipes.base import Progress, Recipe, RecipeConfig, md_table, register_recipe, zoo_model
-from semadv.runner import chunks
+from semadv.runner import chunks, evaluate
 from semadv.search import PGD
 from semadv.spaces import PixelSpace, RenderSpace, TransformSpace
 from semadv.worlds.datasets import generate
@@ -125,12 +125,9 @@ def semantic_attack(
         search = PGD(steps=cfg.spgd_steps, random_start=True, early_stop=False)
     goal = DetectionGoal(detector, score=cfg.score)
     target = detected_targets(detector, render_truth(params), cfg.score)
-    out = []
     g = torch.Generator().manual_seed(cfg.seed)
-    for s in chunks(len(params), cfg.batch):
-        r = Attack(goal, space, search, checks=False)(detector, params[s], target[s], generator=g)
-        out.append(StreetsWorld().validate(space.scene(r.z_adv, params[s])))
-    return torch.cat(out)
+    r = evaluate(Attack(goal, space, search), detector, (params, target), batch=cfg.batch, generator=g)
+    return StreetsWorld().validate(space.scene(r.z_adv, params))
 
 
 def det_metrics(model: nn.Module, truth: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -201,7 +198,7 @@ def exp_combos(cfg: RenderSAEConfig, out: Path, log: Progress) -> dict[str, Any]
     res["pixel"] = []
     for eps in cfg.pixel_eps:
         pgd = PGD(steps=10, early_stop=False)
-        r = Attack(goal, PixelSpace(eps=eps / 255), pgd, checks=False)(det, benign["image"], found)
+        r = Attack(goal, PixelSpace(eps=eps / 255), pgd)(det, benign["image"], found)
         pt = dict(benign, image=r.x_adv)
         res["pixel"].append(
             {"eps": eps, VICTIM: det_metrics(det, pt), "frechet": frechet_distance(_pooled(r.x_adv), f_benign)}
@@ -244,7 +241,7 @@ def exp_augment(cfg: RenderSAEConfig, out: Path, log: Progress) -> dict[str, Any
     )
 
     def pixel(truth: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        r = Attack(goal, PixelSpace(eps=cfg.augment_pixel_eps / 255), PGD(steps=10, early_stop=False), checks=False)(
+        r = Attack(goal, PixelSpace(eps=cfg.augment_pixel_eps / 255), PGD(steps=10, early_stop=False))(
             det, truth["image"], detected_targets(det, truth, cfg.score)
         )
         return dict(truth, image=r.x_adv)
@@ -335,9 +332,7 @@ def exp_photos(cfg: RenderSAEConfig, out: Path, log: Progress) -> dict[str, Any]
     runs += [(k, {k: v}) for k, v in budgets.items()]
     for label, params in runs:
         space = TransformSpace(**params)
-        r = Attack(Misclassification(), space, PGD(steps=cfg.photo_steps), checks=False)(
-            model, x_te[clean], y_te[clean]
-        )
+        r = Attack(Misclassification(), space, PGD(steps=cfg.photo_steps))(model, x_te[clean], y_te[clean])
         rows.append({"transforms": label, "success": float(r.success.float().mean())})
         if label == "all":
             save_grid(
@@ -374,9 +369,7 @@ def exp_render3d(cfg: RenderSAEConfig, out: Path, log: Progress) -> dict[str, An
     res: dict[str, Any] = {"scenes": len(P), "clean_accuracy": float(ok.float().mean()), "rows": []}
     for name, b in budgets.items():
         space = RenderSpace(world, b)
-        r = Attack(Misclassification(), space, PGD(steps=cfg.render3d_steps), checks=False)(
-            clf, P[ok], r0.extras["label"][ok]
-        )
+        r = Attack(Misclassification(), space, PGD(steps=cfg.render3d_steps))(clf, P[ok], r0.extras["label"][ok])
         res["rows"].append(
             {"parameters": name, "budgets": b, "success": float(r.success.float().mean()), "seconds": r.wall_time}
         )

@@ -15,7 +15,6 @@ baselines of Table 2 with the independent ``face-judge`` standing in for the onl
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -220,7 +219,7 @@ def cw_attack(
     """The CW baseline of Appendix A: Adam in pixel space on the goal loss + ``cw_weight``·MSE(x_adv, x)."""
     d = x[0].numel()
     search = AdamPenalty(steps=cfg.cw_steps, lr=cfg.cw_lr, penalty=cfg.cw_weight / d, early_stop=True)
-    return Attack(goal, PixelSpace(eps=math.sqrt(d), p=2), search)(victim, x, target)
+    return Attack(goal, PixelSpace(eps=1.0, p=2).unbounded(), search)(victim, x, target)
 
 
 def _dist(name: str, x: torch.Tensor, target_images: torch.Tensor) -> torch.Tensor:
@@ -293,7 +292,7 @@ def exp_diagnostic(cfg: SemanticAdvConfig, out: Path, log: Progress) -> dict[str
             search = AdamPenalty(steps=cfg.diagnostic_steps, lr=cfg.diagnostic_lr)
             box = FeatureInterpolationSpace(tail, shape, alpha_range=(0.0, 1.0), alpha_init=0.5)
             r_box = evaluate(Attack(goal, box, search), emb, (box.pack(f_src, f_new), t_emb), batch=cfg.batch)
-            free = LatentSpace(tail, LpBall(1e3, 2.0))
+            free = LatentSpace(tail, LpBall(1.0, 2.0)).unbounded()
             r_free = evaluate(Attack(goal, free, search), emb, (f_new.flatten(1), t_emb), batch=cfg.batch)
             row["layers"][layer] = {
                 "alpha_box_best": float(r_box.loss.reshape(B, K).amin(1).mean()),

@@ -141,7 +141,7 @@ def svae_type1(
     with torch.no_grad():
         mu = svae.encode(x)[0]
     y2 = (y + 1) % 10
-    space = LatentSpace(svae.decode, LpBall(1e3, 2.0))
+    space = LatentSpace(svae.decode, LpBall(1.0, 2.0)).unbounded()
     goal = KeepAndChange(10, "class")
     search = TypeOneSearch(
         cfg.steps,
@@ -195,7 +195,7 @@ def cvae_type1(cfg: Type1Config, n: int) -> dict[str, Any]:
     search = TypeOneSearch(cfg.latent_steps, cfg.latent_lr, k=cfg.k_digits, adaptive=False, hinge_eps=cfg.eps_digits)
     stacked = Stack(lenet, cvae)
     t = torch.stack([y, y2], dim=1)
-    r = _run(Attack(goal, LatentSpace(gen, LpBall(1e3, 2.0)), search), stacked, w0, t, cfg.batch, cfg.seed)
+    r = _run(Attack(goal, LatentSpace(gen, LpBall(1.0, 2.0)).unbounded(), search), stacked, w0, t, cfg.batch, cfg.seed)
     r.update(_conditions(goal, stacked, r["x_adv"], t, judge, y2))
     with torch.no_grad():
         r["source"] = gen(w0)
@@ -226,7 +226,7 @@ def face_type1(cfg: Type1Config, n: int, attacker: bool = False) -> dict[str, An
         ref2 = F.normalize(f2(x0), dim=1)
     thr = _face_threshold("face-r1-arcface")
     search = TypeOneSearch(cfg.latent_steps, cfg.latent_lr, k=cfg.k_faces, adaptive=False, hinge_eps=cfg.eps_faces)
-    space = LatentSpace(gen, LpBall(1e3, 2.0))
+    space = LatentSpace(gen, LpBall(1.0, 2.0)).unbounded()
     if attacker:
         goal = KeepAndChange(
             ref.shape[1], "embedding", threshold=thr, attacker_threshold=_face_threshold("face-r2-softmax")

@@ -67,6 +67,9 @@ class Search(ABC):
     needs_gradient: bool = True
     #: does it need the goal's ``margins`` (boundary-following searches like FAB)?
     needs_margins: bool = False
+    #: does it need a budget (a bounded space)? Budget-constrained searches (FGSM, PGD, random, grid) do;
+    #: minimum-norm and penalty searches (FAB, Adam, Type I) run in ``space.unbounded()`` as well
+    needs_budget: bool = True
 
     def __init__(self, restarts: int = 1) -> None:
         self.restarts = check_int(restarts, "restarts")

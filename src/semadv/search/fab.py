@@ -84,6 +84,8 @@ class FAB(Search):
 
     needs_margins = True
 
+    needs_budget = False
+
     def __init__(
         self,
         steps: int = 10,

@@ -222,6 +222,8 @@ class AdamPenalty(Search):
             no longer evaluated.
     """
 
+    needs_budget = False
+
     def __init__(
         self,
         steps: int = 100,

@@ -67,6 +67,8 @@ class TypeOneSearch(Search):
             the ε-sphere, where the hinge pushes outward), else 0 (start at z0, Alg. 2).
     """
 
+    needs_budget = False
+
     def __init__(
         self,
         steps: int = 200,

@@ -48,6 +48,25 @@ class Space(ABC):
         return None
 
     # --- generic behaviour ------------------------------------------------------------------------
+    @property
+    def bounded(self) -> bool:
+        """Does the space have a budget (False after :meth:`unbounded`)?"""
+        from semadv.constraints import Unbounded
+
+        return not isinstance(self.constraint, Unbounded)
+
+    def unbounded(self) -> Space:
+        """The same space and metric without a budget (:class:`~semadv.constraints.Unbounded`): for searches
+        that minimise the distance themselves (FAB, Adam-penalty, Type I). Absolute bounds (pixel range,
+        world parameter ranges) still apply through :meth:`extra_project` / :meth:`bounds`."""
+        import copy
+
+        from semadv.constraints import Unbounded
+
+        out = copy.copy(self)
+        out.constraint = Unbounded(self.constraint)
+        return out
+
     def check_source(self, x: torch.Tensor) -> torch.Tensor:
         """Validate the source; image spaces demand (B, C, H, W) in [0, 1]."""
         if self.source == "image":
