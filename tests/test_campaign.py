@@ -203,15 +203,22 @@ def test_bring_your_own_victim(tmp_path, monkeypatch):
             "std": [0.25],
         },
     }
-    out = run_campaign(load_config(data=data), tmp_path / "byo")
+    with pytest.raises(ConfigError, match=r"not trusted.*--trust-module campaign_fixtures"):
+        run_campaign(load_config(data=data), tmp_path / "untrusted")
+    assert not (tmp_path / "untrusted").exists()
+    out = run_campaign(load_config(data=data), tmp_path / "byo", trust_modules=["campaign_fixtures"])
     with Store(out / "records.sqlite") as s:
         assert len(s.records()) == 40
     bad = {**BASE, "victim": {"factory": "campaign_fixtures.byo:not_a_model"}}
     with pytest.raises(ConfigError, match=r"not an nn\.Module"):
-        run_campaign(load_config(data=bad), tmp_path / "bad")
+        run_campaign(load_config(data=bad), tmp_path / "bad", trust_modules=["campaign_fixtures"])
     assert not (tmp_path / "bad").exists()
     with pytest.raises(ConfigError, match="cannot import module"):
-        run_campaign(load_config(data={**BASE, "victim": {"factory": "no_such_pkg.mod:f"}}), tmp_path / "bad2")
+        run_campaign(
+            load_config(data={**BASE, "victim": {"factory": "no_such_pkg.mod:f"}}),
+            tmp_path / "bad2",
+            trust_modules=["no_such_pkg"],
+        )
 
 
 def test_certify_campaign_and_report(tmp_path):
@@ -359,3 +366,22 @@ def test_report_renders_in_headless_chromium(tmp_path):
     chroma = img.max(axis=2) - img.min(axis=2)  # coloured pixels: chart lines, bands and bars (the digits are grey)
     shutil.copy(shot, ROOT / "docs" / "report_screenshot.png") if os.environ.get("SEMADV_KEEP_SCREENSHOT") else None
     assert img.shape == (1800, 1200, 3) and int((chroma > 25).sum()) > 2000, int((chroma > 25).sum())
+
+
+def test_a_config_cannot_run_untrusted_code(tmp_path):
+    """Issue 24: `factory = "os:system"` used to run the shell command. Untrusted modules are refused before
+    they are imported, with one line naming the flag; stdlib too."""
+    from semadv.campaign.victims import import_object, is_trusted
+
+    marker = tmp_path / "pwned"
+    data = {**BASE, "victim": {"factory": "os:system", "kwargs": {"command": f"touch {marker}"}}}
+    with pytest.raises(ConfigError, match=r"'os' is not trusted.*--trust-module os"):
+        run_campaign(load_config(data=data), tmp_path / "run")
+    assert not marker.exists() and not (tmp_path / "run").exists()
+    assert is_trusted("semadv.campaign.victims") and is_trusted("mypkg.models", ["mypkg"])
+    assert not is_trusted("mypkgx.models", ["mypkg"]) and not is_trusted("subprocess")
+    assert callable(import_object("semadv.campaign.victims:onnx_model"))
+    res = subprocess.run(
+        [sys.executable, "-m", "semadv.cli", "run", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert "--trust-module" in res.stdout

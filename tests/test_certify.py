@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 from scipy.stats import norm
@@ -167,3 +168,40 @@ def test_coverage_of_the_lower_bound():
     held = float(ok.double().mean())
     # binomial slack: 3 standard errors below 0.95 would still be consistent
     assert held >= 0.95 - 3 * math.sqrt(0.05 * 0.95 / 400), held
+
+
+def _oblique_logits(img):
+    """Class 1 when wᵀz > 0 for w = (1, 2, −1, 0.5) on the four latent coordinates the image shows."""
+    z = torch.logit(img.reshape(len(img), -1).clamp(1e-6, 1 - 1e-6))
+    s = z @ torch.tensor([1.0, 2.0, -1.0, 0.5], dtype=z.dtype)
+    return torch.stack([-s, s], dim=1)
+
+
+def test_anisotropic_linear_certificate_matches_the_closed_form():
+    """Known-radius test (issue 21): for F(z) = 1[wᵀz > 0] under N(0, Σ), p_A = Φ(wᵀz0 / √(wᵀΣw)), so the
+    Mahalanobis radius Φ⁻¹(p_A) must approach the exact Σ⁻¹-distance to the hyperplane, |wᵀz0| / √(wᵀΣw);
+    the certified radius is a lower bound (Clopper–Pearson at α) within Monte-Carlo error of it."""
+    w = torch.tensor([1.0, 2.0, -1.0, 0.5, 0.0, 0.0], dtype=torch.float64)
+    Sigma = torch.diag(torch.tensor([0.3, 0.1, 0.5, 0.2, 1.0, 1.0], dtype=torch.float64))
+    Sigma[0, 1] = Sigma[1, 0] = 0.05
+    sm = Smoothing(SPACE, LogitsClassifier(_oblique_logits), Anisotropic(Sigma), 2)
+    x = torch.zeros(5, 6)
+    x[:, 0] = torch.tensor([0.3, 0.5, 0.8, 1.2, 2.0])
+    n, alpha = 20_000, 0.001
+    c = sm.certify(x, 100, n, alpha, torch.Generator().manual_seed(3))
+    exact = (x.double() @ w) / torch.sqrt(w @ Sigma @ w)
+    assert c.prediction.tolist() == [1] * 5
+    # the bound never exceeds the truth (soundness) and is within MC error below it
+    p_true = torch.tensor(norm.cdf(exact.numpy()))
+    slack = torch.tensor(
+        norm.ppf(p_true.numpy())
+        - norm.ppf(np.clip(p_true.numpy() - 4 * np.sqrt(p_true.numpy() * (1 - p_true.numpy()) / n) - 0.004, 1e-9, 1))
+    )
+    assert bool((c.mahalanobis_radius <= exact + 1e-6).all())
+    assert bool((c.mahalanobis_radius >= exact - slack).all()), (c.mahalanobis_radius, exact, slack)
+    # isotropic special case: Σ = σ²I gives the Euclidean distance to the hyperplane times 1/σ
+    iso = Smoothing(SPACE, LogitsClassifier(_oblique_logits), Isotropic(0.5), 2).certify(
+        x, 100, n, alpha, torch.Generator().manual_seed(4)
+    )
+    euclid = (x.double() @ w) / w.norm()
+    assert bool((iso.radius <= euclid + 1e-6).all()) and bool((iso.radius >= euclid - 0.1).all())

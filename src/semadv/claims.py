@@ -30,11 +30,16 @@ from semadv.errors import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VERDICTS", "Claim", "Measurement", "claims_table", "evaluate_claims", "write_claims"]
+__all__ = ["VERDICTS", "Claim", "Measurement", "claims_table", "evaluate_claims", "verdict_of", "write_claims"]
 
 VERDICTS = ("holds", "partly holds", "does not hold", "not measured")
 
 Results = Mapping[str, Mapping[str, Any]]
+
+
+def verdict_of(holding: int, total: int) -> str:
+    """``holds`` when all ``total`` parts hold, ``partly holds`` when some do, else ``does not hold``."""
+    return "holds" if total and holding == total else ("partly holds" if holding else "does not hold")
 
 
 @dataclass(frozen=True)

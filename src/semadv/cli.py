@@ -212,6 +212,9 @@ def run_cmd(
     backend: str = typer.Option(None, help="local | ray (overrides run.backend)"),
     address: str = typer.Option(None, help="Ray cluster address (overrides run.address)"),
     quiet: bool = typer.Option(False, help="no progress bar"),
+    trust_module: list[str] = typer.Option(
+        [], "--trust-module", help="a package whose factories the config may import and call (repeatable)"
+    ),
     pages_only: bool = typer.Option(
         False, "--pages-only", help="recipe configs: rebuild claims.json and the page from OUT/*.json, run nothing"
     ),
@@ -256,7 +259,12 @@ def run_cmd(
         cfg = load_config(config, extra)
         with Progress(console=console, disable=quiet, transient=True) as bar:
             task = bar.add_task(f"{cfg.name}", total=None)
-            run_campaign(cfg, out, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            run_campaign(
+                cfg,
+                out,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                trust_modules=trust_module,
+            )
     console.print(f"run complete: {out}  (report: semadv report {out})")
 
 

@@ -92,7 +92,7 @@ class FaceInverter:
         batch: images refined together.
     """
 
-    def __init__(self, regressor: nn.Module | None = None, steps: int = 60, lr: float = 0.05, batch: int = 256):
+    def __init__(self, regressor: nn.Module | None = None, steps: int = 60, lr: float = 0.05, batch: int = 64):
         if regressor is None:
             from semadv.recipes.base import zoo_model
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,13 @@ from semadv.campaign.store import Store
 
 
 class _RayWorker:
-    def __init__(self, cfg_json: str, threads: int) -> None:
+    def __init__(self, cfg_json: str, threads: int, trust_modules: tuple[str, ...] = ()) -> None:
         import torch
 
         from semadv.campaign.config import CampaignConfig
 
         torch.set_num_threads(max(1, threads))
-        self.worker = Worker(CampaignConfig.model_validate_json(cfg_json))
+        self.worker = Worker(CampaignConfig.model_validate_json(cfg_json), trust_modules)
 
     def process(self, b: Batch) -> tuple[int, list[dict[str, Any]], dict[str, Any], float]:
         _maybe_crash_for_tests(b.batch)
@@ -44,7 +45,9 @@ def _maybe_crash_for_tests(batch: int) -> None:
         os._exit(1)
 
 
-def run_with_ray(cfg: CampaignConfig, out: Path, progress: Progress | None = None) -> Path:
+def run_with_ray(
+    cfg: CampaignConfig, out: Path, progress: Progress | None = None, trust_modules: Sequence[str] = ()
+) -> Path:
     import ray
     from ray.util import ActorPool
 
@@ -66,7 +69,7 @@ def run_with_ray(cfg: CampaignConfig, out: Path, progress: Progress | None = Non
         x, y = load_data(cfg)
         all_batches = list(batches(cfg, x, y))
         remote = ray.remote(num_cpus=1, max_restarts=3, max_task_retries=3)(_RayWorker)
-        actors = [remote.remote(cfg.model_dump_json(), 1) for _ in range(cfg.run.workers)]
+        actors = [remote.remote(cfg.model_dump_json(), 1, tuple(trust_modules)) for _ in range(cfg.run.workers)]
         pool = ActorPool(actors)
         with Store(out / "records.sqlite") as store:
             done = store.done_batches()

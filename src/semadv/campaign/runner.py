@@ -13,7 +13,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -100,11 +100,11 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
 class Worker:
     """Everything needed to process batches: the victim and the composed attack or smoother."""
 
-    def __init__(self, cfg: CampaignConfig) -> None:
+    def __init__(self, cfg: CampaignConfig, trust_modules: Sequence[str] = ()) -> None:
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
         self.cfg = cfg
-        self.victim = build_victim(cfg.victim)
+        self.victim = build_victim(cfg.victim, trust_modules)
         try:
             self.space = build("space", cfg.space.name, **cfg.space.params)
             self.goal = build("goal", cfg.goal.name, **cfg.goal.params)
@@ -206,15 +206,18 @@ def prepare_run_dir(cfg: CampaignConfig, out: Path) -> None:
     _atomic_write(out / "env.json", lambda p: p.write_text(json.dumps(environment(), indent=2)))
 
 
-def run_campaign(cfg: CampaignConfig, out_dir: str | Path, progress: Progress | None = None) -> Path:
-    """Run (or resume) ``cfg`` into ``out_dir``; returns the run directory."""
+def run_campaign(
+    cfg: CampaignConfig, out_dir: str | Path, progress: Progress | None = None, trust_modules: Sequence[str] = ()
+) -> Path:
+    """Run (or resume) ``cfg`` into ``out_dir``; returns the run directory. ``trust_modules``: packages
+    whose factories the config may import and call (nothing else outside semadv is imported)."""
     out = Path(out_dir)
-    worker = Worker(cfg)  # fails on a bad victim or component before anything is written
+    worker = Worker(cfg, trust_modules)  # fails on a bad victim or component before anything is written
     if cfg.run.backend == "ray":
         from semadv.campaign.ray_backend import run_with_ray
 
         prepare_run_dir(cfg, out)
-        return run_with_ray(cfg, out, progress)
+        return run_with_ray(cfg, out, progress, trust_modules)
     x, y = load_data(cfg)
     prepare_run_dir(cfg, out)
     all_batches = list(batches(cfg, x, y))

@@ -4,7 +4,7 @@ evaluated), optional safetensors weights, declared input normalisation, optional
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -31,9 +31,28 @@ class Normalized(nn.Module):
         return self.model((x - self.mean) / self.std)
 
 
-def import_object(path: str) -> Callable[..., Any]:
-    """``"package.module:attr.sub"`` → the object (``importlib``; no evaluation of strings)."""
+#: modules a config may name without a trust decision: the package itself (zoo models, ONNX adapter …)
+BUILTIN_TRUSTED = ("semadv",)
+
+
+def is_trusted(module: str, trusted: Sequence[str] = ()) -> bool:
+    """Is ``module`` one of ``trusted`` (or :data:`BUILTIN_TRUSTED`) or a submodule of one?"""
+    return any(module == t or module.startswith(t + ".") for t in (*BUILTIN_TRUSTED, *trusted))
+
+
+def import_object(path: str, trusted: Sequence[str] = ()) -> Callable[..., Any]:
+    """``"package.module:attr.sub"`` → the object (``importlib``; no evaluation of strings).
+
+    A config names code, so importing it is an explicit trust decision (as ``trust_remote_code`` is
+    elsewhere): only modules in ``trusted`` (``semadv run --trust-module PKG``) or semadv's own are
+    imported; anything else — the standard library included — is refused before it is imported."""
     mod_name, _, attr = path.partition(":")
+    if not is_trusted(mod_name, trusted):
+        top = mod_name.split(".")[0]
+        raise ConfigError(
+            f"victim.factory: module {mod_name!r} is not trusted; a config may only run code you trust "
+            f"explicitly: add --trust-module {top} (Python: trust_modules=[{top!r}])"
+        )
     try:
         obj: Any = importlib.import_module(mod_name)
     except ImportError as err:
@@ -47,14 +66,15 @@ def import_object(path: str) -> Callable[..., Any]:
     return obj
 
 
-def build_victim(cfg: VictimConfig) -> nn.Module:
-    """The victim described by ``cfg``, in eval mode with frozen parameters."""
+def build_victim(cfg: VictimConfig, trust_modules: Sequence[str] = ()) -> nn.Module:
+    """The victim described by ``cfg``, in eval mode with frozen parameters. ``trust_modules``: packages
+    whose factories the config may call (see :func:`import_object`)."""
     if cfg.zoo is not None:
         from semadv import zoo
 
         model = zoo.load(cfg.zoo)
     elif cfg.factory is not None:
-        model = import_object(cfg.factory)(**cfg.kwargs)
+        model = import_object(cfg.factory, trust_modules)(**cfg.kwargs)
         if not isinstance(model, nn.Module):
             raise ConfigError(f"victim.factory: {cfg.factory!r} returned {type(model).__name__}, not an nn.Module")
     else:

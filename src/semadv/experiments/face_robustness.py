@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from semadv.claims import Claim, Measurement, Results
+from semadv.claims import Claim, Measurement, Results, verdict_of
 
 
 def _monotone(curves: list[dict], key: str = "accuracy") -> tuple[dict, int, int]:
@@ -24,20 +24,21 @@ def _monotone(curves: list[dict], key: str = "accuracy") -> tuple[dict, int, int
     return measured, down, len(curves)
 
 
+def _decreasing(results: Results, experiment: str, axis: str, what: str) -> Measurement:
+    r = results[experiment]
+    m, down, total = _monotone(r["curves"])
+    m[axis] = r[axis]
+    return Measurement(
+        m, int(r["identities"]), verdict_of(down, total), f"decreasing in {what} on {down} of {total} curves"
+    )
+
+
 def _gallery(results: Results) -> Measurement:
-    g = results["gallery"]
-    m, down, total = _monotone(g["curves"])
-    m["gallery_sizes"] = g["sizes"]
-    verdict = "holds" if down == total else ("partly holds" if down else "does not hold")
-    return Measurement(m, int(g["identities"]), verdict, f"decreasing in gallery size on {down} of {total} curves")
+    return _decreasing(results, "gallery", "sizes", "gallery size")
 
 
 def _budget(results: Results) -> Measurement:
-    b = results["budget"]
-    m, down, total = _monotone(b["curves"])
-    m["budget_scales"] = b["scales"]
-    verdict = "holds" if down == total else ("partly holds" if down else "does not hold")
-    return Measurement(m, int(b["identities"]), verdict, f"decreasing in budget on {down} of {total} curves")
+    return _decreasing(results, "budget", "scales", "budget")
 
 
 def _aniso(results: Results) -> Measurement:
@@ -49,7 +50,7 @@ def _aniso(results: Results) -> Measurement:
         m[f"{r['space']}/{r['embedder']}"] = {"best_isotropic_acr": iso, "best_anisotropic_acr": an}
         wins += bool(an > iso)
     total = len(c["rows"])
-    verdict = "holds" if wins == total else ("partly holds" if wins else "does not hold")
+    verdict = verdict_of(wins, total)
     note = f"best ACR over σ, M-norm radius; n = {c['n']} noise samples caps the radius (issue 21)"
     return Measurement(m, int(c["identities"]), verdict, note)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from semadv.claims import Claim, Measurement, Results
+from semadv.claims import Claim, Measurement, Results, verdict_of
 from semadv.experiments._common import rate
 from semadv.stats import mcnemar
 
@@ -49,7 +49,7 @@ def _f1(results: Results) -> Measurement:
         wins += bool(feat.mean() > attr.mean() and test.pvalue < 0.05)
     n = len(v["attribute_space"]) and len(next(iter(v["attribute_space"].values()))["success"])
     total = len(measured)
-    verdict = "holds" if total and wins == total else ("partly holds" if wins else "does not hold")
+    verdict = verdict_of(wins, total)
     note = f"feature-map > attribute-space with McNemar p < 0.05 on {wins} of {total} embedders"
     return Measurement(measured, n, verdict, note)
 
@@ -69,7 +69,7 @@ def _f2(results: Results) -> Measurement:
         }
         good += bool(best["rate"] >= 0.9)
     total = len(measured)
-    verdict = "holds" if total and good == total else ("partly holds" if good else "does not hold")
+    verdict = verdict_of(good, total)
     note = (
         f"Best ≥ 90 % on {good} of {total} embedders ({v['identities']} identities × "
         f"{len(v['attributes'])} attributes); Best ≥ Average ≥ Worst holds by definition"

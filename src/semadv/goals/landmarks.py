@@ -115,6 +115,8 @@ class OutOfRegionGoal:
         self.margin = float(margin)
 
     def check_target(self, target: torch.Tensor | None, outputs: torch.Tensor) -> None:
+        if target is not None:  # a target would be silently ignored: say so instead
+            raise InputError(f"OutOfRegionGoal takes no target (the region is fixed); got {tuple(target.shape)}")
         _check_landmarks(outputs, "outputs")
         return None
 
