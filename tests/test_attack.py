@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -180,3 +182,29 @@ def test_loss_goal_without_target():
     goal = LossGoal(lambda out, t: out[:, 0] - 0.4)
     r = Attack(goal, PixelSpace(eps=0.3), PGD(steps=20, alpha=0.05))(Mean2(), X, None)
     assert bool(r.success.all())
+
+
+def test_success_rate_counts_only_attacked_rows():
+    """Issue 23: rows the victim already got wrong are not successes of the attack."""
+    from semadv.types import AttackResult
+
+    def res(success, clean):
+        b = len(success)
+        z = torch.zeros(b, 1)
+        return AttackResult(
+            torch.tensor(success),
+            torch.zeros(b),
+            torch.zeros(b),
+            torch.ones(b, dtype=torch.int64),
+            torch.ones(b, dtype=torch.int64),
+            z,
+            torch.zeros(b, 1, 1, 1),
+            z,
+            torch.tensor(clean),
+            0.0,
+        )
+
+    r = res([True, True, False, True], [True, False, False, False])  # row 0 was wrong before the attack
+    assert r.success_rate == pytest.approx(2 / 3)
+    assert r.summary()["n_attacked"] == 3.0
+    assert math.isnan(res([True], [True]).success_rate)

@@ -182,14 +182,26 @@ class AttackResult:
         return int(self.success.shape[0])
 
     @property
+    def attacked(self) -> torch.Tensor:
+        """(B,) bool: rows where the goal was *not* already reached on the clean input (for an untargeted
+        misclassification: the victim was right). Rates are defined on these rows."""
+        return ~self.clean_reached.bool()
+
+    @property
     def success_rate(self) -> float:
-        return float(self.success.float().mean())
+        """Successes among the attacked rows (clean input not already a success), as the campaign report
+        counts them; NaN when no row was attacked. ``success`` itself also flags rows reached at the start."""
+        a = self.attacked
+        if not bool(a.any()):
+            return float("nan")
+        return float(self.success[a].float().mean())
 
     def summary(self) -> dict[str, float]:
-        """Aggregate numbers for a table row."""
-        s = self.success
+        """Aggregate numbers for a table row (``success_rate`` on attacked rows, ``n_attacked`` of ``n``)."""
+        s = self.success & self.attacked
         return {
             "n": float(self.batch),
+            "n_attacked": float(self.attacked.sum()),
             "success_rate": self.success_rate,
             "median_distance": float(self.distance[s].median()) if bool(s.any()) else float("nan"),
             "mean_queries": float(self.queries.float().mean()),

@@ -86,8 +86,17 @@ def _validity(results: Results) -> Measurement | None:
     n_exact = sum(r["adversarial"] for r in exact)
     m["valid_fraction"] = valid / succ if succ else None
     m["oracle_error"] = 1 - sum(r["valid_adversarial"] for r in exact) / n_exact if n_exact else None
-    verdict = "holds" if succ and valid / succ >= 0.9 else "does not hold"
-    note = "oracle_error = inverse oracle's false non-match on exact-space adversarials (identity vector unchanged)"
+    fm = results["embedders"].get("oracle_false_match", {})
+    m["oracle_false_match"] = fm
+    # a space's verdict counts only where the oracle can tell identities apart on its images
+    reliable = [k for k, v in fm.items() if v <= 0.05]
+    ok = succ and valid / succ >= 0.9
+    verdict = "holds" if ok and len(reliable) == len(fm) and fm else ("partly holds" if ok else "does not hold")
+    note = (
+        "oracle_error = false non-match on exact-space adversarials (identity vector unchanged); "
+        "oracle_false_match = different identities called the same on each space's clean images — "
+        f"the oracle is reliable (≤ 5 %) in: {', '.join(reliable) or 'none'}"
+    )
     return Measurement(m, succ, verdict, note)
 
 

@@ -377,6 +377,10 @@ def exp_embedders(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[s
             clean_imgs = setup.space.decode(r["z0"], setup.probes) if kind == "learned" else _render(setup.probes)
             if inv_clean is None:  # the same clean images for every embedder of this space
                 inv_clean = FaceInverter(steps=cfg.oracle_steps)(clean_imgs.detach())
+                # the oracle's own error on these very images: different identities called the same
+                res.setdefault("oracle_false_match", {})[kind] = float(
+                    identity_kept(inv_clean, inv_clean.roll(1)).float().mean()
+                )
             idx = ok.nonzero().flatten()
             inverse_kept = (
                 identity_kept(inv_clean[idx], FaceInverter(steps=cfg.oracle_steps)(r["x_adv"][idx]))
