@@ -164,3 +164,28 @@ def test_mitsuba_world_renders_deterministically_and_validates() -> None:
     assert float(a.image.min()) >= 0 and float(a.image.max()) < 1
     with pytest.raises(InputError, match=r"\(B, 9\)"):
         w.render(torch.zeros(2, 4))
+
+
+def test_success_is_scored_against_the_moved_boxes():
+    """Issue 21: translating a car away from its old box is not a "vanished" car — the moved truth is used."""
+    from semadv.recipes.base import zoo_model
+    from semadv.recipes.render_sae import car_scenes, detected_targets, moved, render_truth, targets_of
+    from semadv.worlds.streets import StreetsWorld
+
+    det = zoo_model("streets-squeezedet")
+    params = car_scenes("test", 4)
+    benign = render_truth(params)
+    found = detected_targets(det, benign, 0.3)
+    t = targets_of(benign)
+    assert t.shape[1] == benign["boxes"].shape[1]  # one row per object slot
+    w = StreetsWorld()
+    shifted = params.clone()
+    names = ["car0_x", "car1_x", "car2_x"]
+    assert names, w.names
+    for n in names:
+        shifted[:, w.index(n)] += 0.1
+    adv = render_truth(w.validate(shifted))
+    m = moved(found, adv)
+    keep = ~found[..., 0].isnan() & ~targets_of(adv)[..., 0].isnan()
+    assert torch.equal(m[keep], targets_of(adv)[keep])  # boxes follow the objects
+    assert bool(m[found[..., 0].isnan()].isnan().all())  # objects not found on the benign scene stay out

@@ -28,7 +28,7 @@ from torch import nn
 
 from semadv.attack import Attack
 from semadv.experiments import render_sae as _claims
-from semadv.goals import DetectionGoal, Misclassification, pad_targets
+from semadv.goals import DetectionGoal, Misclassification
 from semadv.recipes.base import Progress, Recipe, RecipeConfig, md_table, register_recipe, zoo_model
 from semadv.runner import chunks, evaluate
 from semadv.search import PGD
@@ -92,11 +92,25 @@ def render_truth(params: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def targets_of(truth: dict[str, torch.Tensor]) -> torch.Tensor:
-    """All ground-truth objects of each scene, (B, M, 5) NaN-padded."""
-    from semadv.zoo.streets import detection_targets
+    """All ground-truth objects of each scene, (B, S, 5) with one row per object *slot* of the world (NaN
+    where the object is not visible or smaller than the detectors' ``MIN_BOX``). Slot-aligned, so the same
+    row is the same object in a benign scene and in its adversarial version — success is scored against
+    the adversarial scene's re-rendered boxes (seed 003 §4), not the benign ones."""
+    from semadv.worlds.streets import CAR
+    from semadv.zoo.streets import MIN_BOX
 
-    gb, gc = detection_targets(truth["boxes"], truth["box_classes"])
-    return pad_targets(gb, gc)
+    boxes, cls = truth["boxes"], truth["box_classes"]
+    wh = boxes[..., 2:] - boxes[..., :2]
+    ok = ~boxes.isnan().any(-1) & (wh >= MIN_BOX).all(-1)
+    t = torch.cat([boxes, (cls - CAR).to(boxes.dtype)[..., None]], -1)
+    return torch.where(ok[..., None], t, torch.full_like(t, float("nan")))
+
+
+def moved(found: torch.Tensor, truth: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The objects of ``found`` (slot-aligned targets of the benign scenes) with their boxes in the
+    adversarial scenes ``truth``; an object that left the image (or shrank below ``MIN_BOX``) drops out."""
+    t = targets_of(truth)
+    return torch.where(found[..., :1].isnan(), torch.full_like(t, float("nan")), t)
 
 
 def detected_targets(detector: nn.Module, truth: dict[str, torch.Tensor], score: float) -> torch.Tensor:
@@ -136,9 +150,11 @@ def det_metrics(model: nn.Module, truth: dict[str, torch.Tensor]) -> dict[str, f
     return detection_metrics(model, truth["image"], truth["boxes"], truth["box_classes"])
 
 
-def _missed(model: nn.Module, truth: dict[str, torch.Tensor], score: float, t: torch.Tensor) -> float:
-    """Fraction of scenes in which an object of ``t`` (found on the benign scene) is no longer detected."""
+def _missed(model: nn.Module, truth: dict[str, torch.Tensor], score: float, found: torch.Tensor) -> float:
+    """Fraction of scenes in which an object of ``found`` (found on the benign scene) is no longer detected
+    where it *is* in scene ``truth`` (its re-rendered box)."""
     goal = DetectionGoal(model, score=score)
+    t = moved(found, truth)
     with torch.no_grad():
         return float(
             torch.cat([goal.reached(model(truth["image"][s]), t[s]) for s in chunks(len(t), 100)]).float().mean()
