@@ -74,3 +74,13 @@ def test_cli_demo_runs_campaigns_and_writes_report(tmp_path):
     for name in ("demo_pixel_pgd", "demo_pixel_fab", "demo_transform_pgd", "demo_transform_random", "demo_certify"):
         assert (tmp_path / "demo" / name / "records.sqlite").exists()
     assert report.read_text().count("<svg") >= 5
+
+
+def test_square_brackets_in_paths_do_not_crash_the_cli(tmp_path):
+    """Issue 24: Rich markup in user strings ("[/x]") crashed the CLI with a MarkupError."""
+    runner = CliRunner()
+    cfg = tmp_path / "[x]bad.toml"
+    cfg.write_text("[recipe]\nname = '[/x]no-such-recipe'\n")
+    res = runner.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "[y]out")])
+    assert res.exit_code == 2, res.output
+    assert "unknown recipe '[/x]no-such-recipe'" in res.output and "Traceback" not in res.output

@@ -16,7 +16,9 @@ import semadv
 from semadv.registry import list_registered, lookup
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="semadv: semantic adversarial robustness")
-console = Console(width=None if sys.stdout.isatty() else 130)
+# markup off: paths, run names and error messages may contain "[...]" (Rich would parse or crash on them)
+console = Console(width=None if sys.stdout.isatty() else 130, markup=False, highlight=False)
+err_console = Console(stderr=True, markup=False, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 KINDS = {"spaces": "space", "searches": "search", "goals": "goal"}
 
@@ -29,7 +31,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except SemadvError as err:
-        console.print(f"[red]{err}[/red]")
+        err_console.print(f"error: {err}", style="red")
         raise typer.Exit(code=2) from err
 
 
@@ -54,7 +56,7 @@ def main(
 def list_cmd(kind: str = typer.Argument(..., help="spaces | searches | goals")) -> None:
     """List registered components (generated from the registry)."""
     if kind not in KINDS:
-        console.print(f"[red]unknown kind {kind!r}; choose one of: {', '.join(KINDS)}[/red]")
+        console.print(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}", style="red")
         raise typer.Exit(code=2)
     table = Table(title=f"semadv {kind}")
     table.add_column("name")
@@ -107,11 +109,11 @@ def demo(out: str = typer.Option("runs/demo", help="output directory (reruns res
     console.print(table)
     for s in summaries:
         for w in s.get("warnings", []):
-            console.print(f"[yellow]warning ({s['name']}):[/yellow] {w}")
+            console.print(f"warning ({s['name']}): {w}", style="yellow")
     console.print(f"report: {report}")
     from semadv.demo import run_demo_recipes
 
-    for page in run_demo_recipes(out, log=lambda m: console.print(m, markup=False)):
+    for page in run_demo_recipes(out, log=lambda m: console.print(m)):
         console.print(f"recipe results page: {page}")
 
 
@@ -239,13 +241,13 @@ def run_cmd(
                 page = write_page(recipe, Path(out), rcfg.page)
             else:
                 page = run_recipe(
-                    recipe, rcfg, out, log=lambda m: console.print(m, markup=False) if not quiet else None
+                    recipe, rcfg, out, log=lambda m: console.print(m) if not quiet else None
                 )
-            console.print(f"recipe complete: {page}", markup=False)
+            console.print(f"recipe complete: {page}")
             claims = Path(out) / "claims.json"
             if claims.exists():
                 for row in json.loads(claims.read_text()):
-                    console.print(f"  {row['id']}: {row['verdict']} (n = {row['n']})", markup=False)
+                    console.print(f"  {row['id']}: {row['verdict']} (n = {row['n']})")
             return
         if pages_only:
             raise ConfigError("--pages-only applies to recipe configs ([recipe] table) only")
@@ -413,7 +415,7 @@ def world_sweep(
         imgs = sw.render(torch.cat(scenes)).image
         path = save_grid(imgs, out, ncol=4, scale=3, captions=caps)
     else:
-        console.print(f"[red]unknown world {world!r}; choose faces or streets[/red]")
+        console.print(f"unknown world {world!r}; choose faces or streets", style="red")
         raise typer.Exit(code=2)
     console.print(f"wrote {path}")
 
