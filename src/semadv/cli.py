@@ -240,9 +240,7 @@ def run_cmd(
             if pages_only:
                 page = write_page(recipe, Path(out), rcfg.page)
             else:
-                page = run_recipe(
-                    recipe, rcfg, out, log=lambda m: console.print(m) if not quiet else None
-                )
+                page = run_recipe(recipe, rcfg, out, log=lambda m: console.print(m) if not quiet else None)
             console.print(f"recipe complete: {page}")
             claims = Path(out) / "claims.json"
             if claims.exists():
