@@ -38,7 +38,7 @@ def _single_multi(results: Results) -> Measurement:
         if drop_multi >= 2 * drop_single and drop_single < 0.1
         else ("partly holds" if drop_multi > drop_single else "does not hold")
     )
-    note = f"mAP@0.5 drop: best single {drop_single:.3f}, best combination {drop_multi:.3f} (mAP against re-rendered truth)"
+    note = f"mAP@0.5 drop: best single {drop_single:.3f}, best combination {drop_multi:.3f} (re-rendered truth)"
     return Measurement(m, int(c["examples"]), verdict, note)
 
 
