@@ -34,12 +34,14 @@ def run_demo_campaigns(out: str = "runs/demo", progress_factory=None):  # type: 
     return report, [summarize_run(r) for r in runs]
 
 
-def run_demo_recipes(out: str = "runs/demo", log=print):  # type: ignore[no-untyped-def]
+def run_demo_recipes(out: str = "runs/demo", log=None):  # type: ignore[no-untyped-def]
     """Run the demo-sized recipe configs; returns the results pages written."""
+    import logging
     from pathlib import Path
 
     from semadv.recipes.base import load_recipe_config, run_recipe
 
+    log = log or logging.getLogger(__name__).info
     cfg_dir = Path(__file__).parent / "campaign" / "configs"
     pages = []
     for name in DEMO_RECIPES:

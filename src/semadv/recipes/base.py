@@ -16,6 +16,7 @@ that path too: ``docs/results/*.md`` pages are written this way, never by hand).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -134,7 +135,10 @@ def load_recipe_config(path: str | Path, overrides: list[str] | tuple[str, ...] 
     return recipe, cfg
 
 
-def run_recipe(recipe: Recipe, cfg: RecipeConfig, out: str | Path, log: Progress = print) -> Path:
+_log = logging.getLogger(__name__)
+
+
+def run_recipe(recipe: Recipe, cfg: RecipeConfig, out: str | Path, log: Progress = _log.info) -> Path:
     """Run the configured experiment(s), write their JSON and regenerate the results page."""
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)

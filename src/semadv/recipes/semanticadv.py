@@ -90,6 +90,7 @@ class SemanticAdvConfig(RecipeConfig):
     defense_identities: int = Field(4, ge=1)
     defense_embedder: str = "face-r2-softmax"
     batch: int = Field(136, ge=1, description="pairs per attack batch")
+    layer: int = Field(0, ge=0, le=5, description="editor decoder modules before the interpolated map (0, 3, 5)")
     diagnostic_identities: int = Field(6, ge=1, description="go/no-go: source identities (× every attribute)")
     diagnostic_embedders: list[str] = Field(default_factory=lambda: ["face-r1-softmax", "face-r2-arcface"])
     diagnostic_steps: int = Field(100, ge=1)
@@ -201,9 +202,16 @@ def semantic_attack(
         edited = torch.cat([editor.decode(f_new[s]) for s in chunks(len(c_rep), cfg.batch)])
     space: FeatureInterpolationSpace | AttributeInterpolationSpace
     if mode == "feature":
-        space = FeatureInterpolationSpace(
-            lambda f, _: editor.decode(f), f_src.shape[1:], alpha_range=rng, alpha_init=cfg.alpha_init
-        )
+        k = cfg.layer  # decoder modules applied before the interpolated map (0: the bottleneck, Table E's f0)
+        if k:
+            with torch.no_grad():
+                f_src = torch.cat([editor.dec[:k](f_src[s]) for s in chunks(len(c_rep), cfg.batch)])
+                f_new = torch.cat([editor.dec[:k](f_new[s]) for s in chunks(len(c_rep), cfg.batch)])
+
+        def decoder(f: torch.Tensor, _: Any = None) -> torch.Tensor:
+            return torch.sigmoid(editor.dec[k:](f)) if k else editor.decode(f)
+
+        space = FeatureInterpolationSpace(decoder, f_src.shape[1:], alpha_range=rng, alpha_init=cfg.alpha_init)
         source = space.pack(f_src, f_new)
     else:
         space = AttributeInterpolationSpace(
@@ -240,6 +248,10 @@ def _refined(x: torch.Tensor, c: torch.Tensor, cfg: SemanticAdvConfig) -> torch.
 #: decoder layers of the editor interpolated by the go/no-go diagnostic (seed 000 Table E's f0/f1/f2 ablation):
 #: name → number of decoder modules applied before the interpolated feature map
 LAYERS = {"f0 (bottleneck, 16×16)": 0, "f1 (32×32)": 3, "f2 (64×64)": 5}
+
+
+def _layer_name(k: int) -> str:
+    return next((name for name, v in LAYERS.items() if v == k), f"after {k} decoder modules")
 
 
 def exp_diagnostic(cfg: SemanticAdvConfig, out: Path, log: Progress) -> dict[str, Any]:
@@ -701,6 +713,7 @@ def page(results: dict[str, dict[str, Any]], d: Path, prefix: str) -> str:
             "",
             f"{B} source identities × {K} attributes = {B * K} (image, attribute) pairs per embedder and G-FPR, "
             f"each paired with a target face of another identity (held-out identities 900–999). "
+            f"Interpolated layer: {_layer_name(cfg.get('layer', 0))}; squared-TV weight λ = {cfg.get('tv', 0.01):g}. "
             f"α ∈ [{cfg['alpha_low']:g}, {cfg['alpha_high']:g}], start {cfg['alpha_init']:g}; "
             f"{cfg['steps_high_fpr']} Adam steps at lr {cfg['lr_high_fpr']:g} for G-FPR > 10⁻⁴, "
             f"{cfg['steps_low_fpr']} at {cfg['lr_low_fpr']:g} otherwise (early stop on success); "
