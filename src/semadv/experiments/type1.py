@@ -48,7 +48,7 @@ def _faces(results: Results) -> Measurement:
     if "svae" in f:
         measured["svae_alg2"] = rate_of(f["svae"]["all"], int(f["svae"].get("attacked", n)))
     lo = measured["success"]["ci"][0]
-    verdict = "holds" if lo >= 0.5 else ("partly holds" if measured["success"]["rate"] > 0 else "does not hold")
+    verdict = "holds" if lo >= 0.5 else ("partly holds" if lo >= 0.25 else "does not hold")
     return Measurement(measured, n, verdict, "victim kept at its FPR-10⁻³ threshold ∧ identity changed")
 
 
