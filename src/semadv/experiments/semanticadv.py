@@ -22,6 +22,8 @@ from semadv.experiments._common import rate
 from semadv.stats import mcnemar
 
 KEY = "0.001"
+#: identities a verification claim needs before it can be called "holds" (issue 19: ≥ 20)
+MIN_IDENTITIES = 20
 
 
 def _pairs(v: Mapping[str, Any], emb: str) -> np.ndarray:
@@ -70,9 +72,12 @@ def _f2(results: Results) -> Measurement:
         good += bool(best["rate"] >= 0.9)
     total = len(measured)
     verdict = verdict_of(good, total)
+    if verdict == "holds" and int(v["identities"]) < MIN_IDENTITIES:
+        verdict = "partly holds"  # the point estimate is there, the sample is too small to claim it
     note = (
         f"Best ≥ 90 % on {good} of {total} embedders ({v['identities']} identities × "
-        f"{len(v['attributes'])} attributes); Best ≥ Average ≥ Worst holds by definition"
+        f"{len(v['attributes'])} attributes; 'holds' needs ≥ {MIN_IDENTITIES} identities); "
+        "Best ≥ Average ≥ Worst holds by definition"
     )
     return Measurement(measured, {"identities": int(v["identities"]), "pairs": int(s.size)}, verdict, note)
 
@@ -110,6 +115,8 @@ def _validity(results: Results) -> Measurement | None:
     if "validity" not in v:
         return None
     val = v["validity"]
+    if not val["n"]:
+        return Measurement({"successes": 0}, 0, "not measured", "no successes to validate")
     return Measurement(
         {"valid_fraction": val["valid_fraction"], "oracle_error": val["oracle_error"]},
         val["n"],
