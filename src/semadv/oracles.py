@@ -94,9 +94,9 @@ class FaceInverter:
 
     def __init__(self, regressor: nn.Module | None = None, steps: int = 60, lr: float = 0.05, batch: int = 64):
         if regressor is None:
-            from semadv.recipes.base import zoo_model
+            from semadv.zoo import cached
 
-            regressor = zoo_model("face-inverse")
+            regressor = cached("face-inverse")
         if int(steps) < 0 or not lr > 0 or int(batch) < 1:
             raise InputError(f"steps >= 0, lr > 0, batch >= 1 required; got {steps}, {lr}, {batch}")
         self.regressor, self.steps, self.lr, self.batch = regressor, int(steps), float(lr), int(batch)
@@ -251,9 +251,9 @@ def layout_kept(
             f"layout must be (B, H, W) = ({x.shape[0]}, {x.shape[2]}, {x.shape[3]}); got {tuple(layout.shape)}"
         )
     if segmenter is None:
-        from semadv.recipes.base import zoo_model
+        from semadv.zoo import cached
 
-        segmenter = zoo_model("streets-judge")
+        segmenter = cached("streets-judge")
     with torch.no_grad():
         agree = (segmenter(x).argmax(1) == layout).float().flatten(1).mean(1)
     return agree >= min_agreement

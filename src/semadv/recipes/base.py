@@ -69,16 +69,11 @@ def register_recipe(recipe: Recipe) -> Recipe:
     return recipe
 
 
-_ZOO: dict[str, Any] = {}
-
-
 def zoo_model(name: str) -> Any:
-    """A zoo model loaded once per process (SHA-checked, eval mode, no parameter gradients)."""
-    from semadv.zoo import load
+    """A zoo model loaded once per process (:func:`semadv.zoo.cached`)."""
+    from semadv.zoo import cached
 
-    if name not in _ZOO:
-        _ZOO[name] = load(name).requires_grad_(False)
-    return _ZOO[name]
+    return cached(name)
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> str:

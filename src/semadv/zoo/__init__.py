@@ -5,6 +5,6 @@ Every entry has an architecture factory, a training recipe (``semadv zoo train N
 metrics, SHA-256). :func:`load` verifies the SHA-256 and loads offline from inside the package.
 """
 
-from semadv.zoo.registry import ModelCard, ZooEntry, card, entries, load, sha256, train
+from semadv.zoo.registry import ModelCard, ZooEntry, cached, card, entries, load, sha256, train
 
-__all__ = ["ModelCard", "ZooEntry", "card", "entries", "load", "sha256", "train"]
+__all__ = ["ModelCard", "ZooEntry", "cached", "card", "entries", "load", "sha256", "train"]

@@ -102,6 +102,16 @@ def card(name: str, weights_dir: Path | None = None) -> ModelCard:
     return ModelCard(**json.loads(p.read_text()))
 
 
+_CACHE: dict[str, nn.Module] = {}
+
+
+def cached(name: str) -> nn.Module:
+    """``load(name)`` once per process (SHA-checked, eval mode, no parameter gradients); for read-only use."""
+    if name not in _CACHE:
+        _CACHE[name] = load(name).requires_grad_(False)
+    return _CACHE[name]
+
+
 def load(name: str, weights_dir: Path | None = None) -> nn.Module:
     """Build ``name`` and load its safetensors weights after checking the SHA-256 against the card.
     Returns the model in eval mode with gradients of its parameters disabled."""
