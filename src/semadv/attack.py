@@ -20,6 +20,7 @@ from semadv.errors import IncompatibleError, InputError
 from semadv.search.base import Search
 from semadv.spaces.base import Space
 from semadv.types import AttackResult, Evaluation, Goal, Problem
+from semadv.victims import match_dtype
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Attack:
         if not callable(victim):
             raise InputError(f"victim must be callable; got {type(victim).__name__}")
         x = self.space.check_source(x)
+        x, cast = match_dtype(victim, x)
         z0 = self.space.encode(x).detach()
         # The clean evaluation keeps its gradient when a gradient search or the checks will need it, so
         # that PGD's first step and the zero-gradient check reuse it instead of running the victim again.
@@ -105,7 +107,7 @@ class Attack:
             start = Evaluation(loss0.detach(), clean_reached, clean_out.detach(), grad0)
         clean_out = clean_out.detach()
         problem = Problem.create(victim, self.goal, self.space, x, z0, target, start)
-        warnings: list[str] = []
+        warnings: list[str] = [cast] if cast else []
         if self.checks:
             warnings += sanity.check_determinism(victim, clean_img.detach(), clean_out)
             warnings += sanity.check_probabilities(clean_out)

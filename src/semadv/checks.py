@@ -57,9 +57,18 @@ def check_positive(value: float, name: str) -> float:
     return v
 
 
-def check_int(value: int, name: str, minimum: int = 1) -> int:
-    """An integer ``>= minimum``."""
+#: the largest count (steps, samples, restarts, images, …) any component accepts: beyond it a run on
+#: this hardware would not finish, so a typo such as ``steps = 1000000000000`` is refused, not started
+MAX_COUNT = 10**7
+#: the most iterations an iterative search accepts (PGD, FAB, Adam, Type I)
+MAX_STEPS = 10**6
+
+
+def check_int(value: int, name: str, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """An integer in ``[minimum, maximum]`` (``maximum`` bounds absurd sizes with a clear limit)."""
 
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InputError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    if value > maximum:
+        raise InputError(f"{name} must be at most {maximum:,} (limit of this tool); got {value:,}")
     return value

@@ -5,34 +5,62 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 import semadv
 from semadv.registry import list_registered, lookup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="semadv: semantic adversarial robustness")
+
+class _OneErrorPath(TyperGroup):
+    """Every command's failure ends here: one markup-safe line on stderr (issue 24).
+
+    ``SemadvError`` (bad input, bad config, unknown name) and ``OSError`` (unreadable paths, read-only or
+    full disks) are the user's to fix: ``error: …``, exit code 2. Anything else is our bug: one
+    ``internal error`` line, exit code 1. ``semadv --debug …`` re-raises instead, with the traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # ctx: the click Context vendored by typer
+        from semadv.errors import SemadvError
+
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own exits and usage errors
+            raise
+        except Exception as err:
+            if _STATE["debug"]:
+                raise
+            if isinstance(err, SemadvError):
+                _fail(f"error: {err}", 2)
+            if isinstance(err, OSError):
+                where = f": {err.filename}" if getattr(err, "filename", None) else ""
+                _fail(f"error: {err.strerror or err}{where}", 2)
+            _fail(f"internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", 1)
+            raise  # unreachable: _fail raises
+
+
+def _fail(line: str, code: int) -> None:
+    err_console.print(" ".join(line.split()), style="red", soft_wrap=True)
+    raise typer.Exit(code=code)
+
+
+_STATE = {"debug": False}
+
+app = typer.Typer(
+    cls=_OneErrorPath,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="semadv: semantic adversarial robustness",
+)
 # markup off: paths, run names and error messages may contain "[...]" (Rich would parse or crash on them)
 console = Console(width=None if sys.stdout.isatty() else 130, markup=False, highlight=False)
 err_console = Console(stderr=True, markup=False, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 KINDS = {"spaces": "space", "searches": "search", "goals": "goal"}
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Print a library error (bad input, bad config, unknown name) in red and exit with code 2."""
-    from semadv.errors import SemadvError
-
-    try:
-        yield
-    except SemadvError as err:
-        err_console.print(f"error: {err}", style="red")
-        raise typer.Exit(code=2) from err
 
 
 def _version(value: bool) -> None:
@@ -45,8 +73,10 @@ def _version(value: bool) -> None:
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log INFO messages."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of a failure."),
 ) -> None:
     """semadv: does your vision model survive semantic changes?"""
+    _STATE["debug"] = debug
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -117,6 +147,25 @@ def demo(out: str = typer.Option("runs/demo", help="output directory (reruns res
         console.print(f"recipe results page: {page}")
 
 
+DIGITS_TEST = 449  # test digits of the shipped split (sklearn digits, 25%)
+
+
+def _check_certify_flags(*, n_inputs: int, n0: int, n: int, sigma: float, alpha: float) -> None:
+    """Refuse out-of-range ``semadv certify`` flags by their flag names (no silent clamping)."""
+    from semadv.checks import MAX_COUNT
+    from semadv.errors import InputError
+
+    if not 1 <= n_inputs <= DIGITS_TEST:
+        raise InputError(f"--inputs must be in [1, {DIGITS_TEST}] (the shipped test split); got {n_inputs}")
+    for flag, v in (("--n0", n0), ("--n", n)):
+        if not 1 <= v <= MAX_COUNT:
+            raise InputError(f"{flag} must be in [1, {MAX_COUNT:.0e}] noise samples per input; got {v}")
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise InputError(f"--sigma must be a finite noise level > 0; got {sigma}")
+    if not 0 < alpha < 1:
+        raise InputError(f"--alpha must be a failure probability in (0, 1); got {alpha}")
+
+
 @app.command()
 def certify(
     out: str = typer.Option("runs/certify", help="output directory (records.csv, summary.json)"),
@@ -143,8 +192,9 @@ def certify(
     from semadv.spaces import TransformSpace
     from semadv.worlds import generate
 
+    _check_certify_flags(n_inputs=n_inputs, n0=n0, n=n, sigma=sigma, alpha=alpha)
     model = zoo.load("digits-tinycnn")
-    te = generate("digits", "test", n=449)
+    te = generate("digits", "test", n=DIGITS_TEST)
     x, y = te["image"][:n_inputs], te["label"][:n_inputs]
     with torch.no_grad():
         acc = float((model(te["image"]).argmax(1) == te["label"]).float().mean())
@@ -234,37 +284,35 @@ def run_cmd(
     from semadv.campaign.runner import run_campaign
     from semadv.recipes.base import is_recipe_config, load_recipe_config, run_recipe, write_page
 
-    with _user_errors():
-        if is_recipe_config(config):
-            recipe, rcfg = load_recipe_config(config, overrides)
-            if pages_only:
-                page = write_page(recipe, Path(out), rcfg.page)
-            else:
-                page = run_recipe(recipe, rcfg, out, log=lambda m: console.print(m) if not quiet else None)
-            console.print(f"recipe complete: {page}")
-            claims = Path(out) / "claims.json"
-            if claims.exists():
-                for row in json.loads(claims.read_text()):
-                    console.print(f"  {row['id']}: {row['verdict']} (n = {row['n']})")
-            return
+    if is_recipe_config(config):
+        recipe, rcfg = load_recipe_config(config, overrides)
         if pages_only:
-            raise ConfigError("--pages-only applies to recipe configs ([recipe] table) only")
+            page = write_page(recipe, Path(out), rcfg.page)
+        else:
+            page = run_recipe(recipe, rcfg, out, log=lambda m: console.print(m) if not quiet else None)
+        console.print(f"recipe complete: {page}")
+        claims = Path(out) / "claims.json"
+        if claims.exists():
+            for row in json.loads(claims.read_text()):
+                console.print(f"  {row['id']}: {row['verdict']} (n = {row['n']})")
+        return
+    if pages_only:
+        raise ConfigError("--pages-only applies to recipe configs ([recipe] table) only")
 
     extra = (
         list(overrides)
         + ([f"run.backend={backend!r}".replace("'", '"')] if backend else [])
         + ([f'run.address="{address}"'] if address else [])
     )
-    with _user_errors():
-        cfg = load_config(config, extra)
-        with Progress(console=console, disable=quiet, transient=True) as bar:
-            task = bar.add_task(f"{cfg.name}", total=None)
-            run_campaign(
-                cfg,
-                out,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-                trust_modules=trust_module,
-            )
+    cfg = load_config(config, extra)
+    with Progress(console=console, disable=quiet, transient=True) as bar:
+        task = bar.add_task(f"{cfg.name}", total=None)
+        run_campaign(
+            cfg,
+            out,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            trust_modules=trust_module,
+        )
     console.print(f"run complete: {out}  (report: semadv report {out})")
 
 
@@ -274,11 +322,17 @@ def report_cmd(
     out: str = typer.Option(None, help="HTML path (default RUN_DIR/report.html)"),
 ) -> None:
     """Write a self-contained HTML report and summary.json for one or more runs."""
+    import json
+
     from semadv.report import build_report
 
-    with _user_errors():
-        path = build_report(run_dir, out)
-    console.print(f"wrote {path}")
+    path = build_report(run_dir, out)
+    for s in json.loads((path.parent / "summary.json").read_text()):
+        if not s["complete"]:
+            err_console.print(
+                f"warning: {s['name']} is partial: {s['batches_done']} of {s['batches_total']} batches", style="yellow"
+            )
+    console.print(f"wrote {path} and {path.parent / 'summary.json'}")
 
 
 zoo_app = typer.Typer(no_args_is_help=True, help="Model zoo: list cards, train models.")
@@ -325,7 +379,7 @@ def zoo_train(name: str = typer.Argument(...), seed: int = typer.Option(0)) -> N
     """Train a zoo model with its recipe and write its safetensors weights and card into the package."""
     from semadv.zoo import train
 
-    with _user_errors(), console.status(f"training {name} …"):
+    with console.status(f"training {name} …"):
         c = train(name, seed=seed)
     console.print(f"trained {name} in {c.train_seconds:.1f} s: {c.metrics}; sha256 {c.sha256}")
 
@@ -348,8 +402,7 @@ def world_render(
     from semadv.worlds.datasets import generate
     from semadv.worlds.grid import save_grid
 
-    with _user_errors():
-        data = generate(world, split, seed, n)
+    data = generate(world, split, seed, n)
     if world == "faces":
         caps = [f"id {int(i)}" for i in data["identity"]]
         path = save_grid(data["image"], out, ncol=ncol, captions=caps, points=data["landmarks"])

@@ -17,6 +17,29 @@ from torch import nn
 from semadv.errors import InputError
 
 
+def victim_dtype(victim: Callable[[torch.Tensor], torch.Tensor]) -> torch.dtype | None:
+    """The floating dtype a torch victim computes in (its first floating parameter or buffer), or
+    ``None`` when it cannot be told (a plain callable, a module without floating tensors)."""
+    if isinstance(victim, nn.Module):
+        for t in (*victim.parameters(), *victim.buffers()):
+            if t.is_floating_point():
+                return t.dtype
+    return None
+
+
+def match_dtype(victim: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, str | None]:
+    """``x`` cast to the victim's dtype, with a warning saying so (``None`` when nothing was cast).
+
+    A float64 or half batch fed to a float32 model is the usual case (images loaded with numpy
+    defaults, AMP leftovers): torch would fail deep inside the first layer with a dtype mismatch."""
+    want = victim_dtype(victim)
+    if want is None or not x.is_floating_point() or x.dtype == want:
+        return x, None
+    return x.to(
+        want
+    ), f"input dtype {str(x.dtype).removeprefix('torch.')} cast to the victim's {str(want).removeprefix('torch.')}"
+
+
 @torch.no_grad()
 def embed_batched(
     embedder: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch: int = 512

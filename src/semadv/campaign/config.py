@@ -122,6 +122,8 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({err})") from err
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text") from err
+    except OSError as err:  # a directory, no read permission, I/O error
+        raise ConfigError(f"cannot read config {path}: {err.strerror or err}") from err
     base = raw.pop("base", None)
     if base is None:
         return raw

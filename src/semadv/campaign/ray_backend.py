@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
 from semadv.campaign.config import CampaignConfig
-from semadv.campaign.runner import Batch, Progress, Worker, batches, load_data, write_artefacts
-from semadv.campaign.store import Store
+from semadv.campaign.runner import Batch, Result, Worker
 
 
 class _RayWorker:
@@ -45,9 +44,12 @@ def _maybe_crash_for_tests(batch: int) -> None:
         os._exit(1)
 
 
-def run_with_ray(
-    cfg: CampaignConfig, out: Path, progress: Progress | None = None, trust_modules: Sequence[str] = ()
-) -> Path:
+def ray_results(
+    cfg: CampaignConfig, todo: list[Batch], trust_modules: Sequence[str] = ()
+) -> Generator[Result, None, None]:
+    """Process ``todo`` on Ray actors, yielding ``(batch, rows, artefacts, seconds)`` as batches finish
+    (in completion order); the caller commits them. A local cluster started here is shut down when
+    the iterator is exhausted or closed."""
     import ray
     from ray.util import ActorPool
 
@@ -66,22 +68,12 @@ def run_with_ray(
             )
         started = True
     try:
-        x, y = load_data(cfg)
-        all_batches = list(batches(cfg, x, y))
+        if not todo:
+            return
         remote = ray.remote(num_cpus=1, max_restarts=3, max_task_retries=3)(_RayWorker)
         actors = [remote.remote(cfg.model_dump_json(), 1, tuple(trust_modules)) for _ in range(cfg.run.workers)]
         pool = ActorPool(actors)
-        with Store(out / "records.sqlite") as store:
-            done = store.done_batches()
-            todo = [b for b in all_batches if b.batch not in done]
-            finished = len(all_batches) - len(todo)
-            for batch_id, rows, art, seconds in pool.map_unordered(lambda a, b: a.process.remote(b), todo):
-                write_artefacts(out, batch_id, art, cfg.run.save_images)
-                store.commit_batch(batch_id, rows, seconds)
-                finished += 1
-                if progress is not None:
-                    progress(finished, len(all_batches))
+        yield from pool.map_unordered(lambda a, b: a.process.remote(b), todo)
     finally:
         if started:
             ray.shutdown()
-    return out

@@ -8,12 +8,15 @@ transaction; a rerun skips committed batches (resume) and rewrites any orphaned 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
+import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -193,44 +196,92 @@ def write_artefacts(out: Path, batch: int, art: dict[str, Any], save_images: boo
                     _save_png(to_pil(art[key][j]), idir / f"{i:06d}_{suffix}.png")
 
 
-def prepare_run_dir(cfg: CampaignConfig, out: Path) -> None:
-    """Create the run directory, or check that an existing one holds the same config (resume)."""
+@contextmanager
+def open_run_dir(cfg: CampaignConfig, out: Path, batches_total: int) -> Iterator[Store]:
+    """The run directory's store, held under an exclusive lock for the whole run (issue 24).
+
+    - A second run on the same directory fails at once with one line (``flock`` on ``OUT/.lock``; the
+      kernel releases it when the holder dies, so a killed run never leaves a stale lock).
+    - ``config.json`` binds the directory only once a batch is committed: a directory with no committed
+      batch (a run that failed early) is re-used by the corrected config; one with records refuses a
+      different config (resume means the same config).
+    - A directory this call created is removed again if the run fails before committing anything."""
+    existed = out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    cfg_text = cfg.model_dump_json(indent=2)
-    cfg_path = out / "config.json"
-    if cfg_path.exists():
-        if json.loads(cfg_path.read_text()) != json.loads(cfg_text):
+    lock = open(out / ".lock", "a")  # noqa: SIM115  (held open for the whole run)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise ConfigError(
+            f"{out} is in use by another semadv run (it holds {out / '.lock'}); wait for it or choose another --out"
+        ) from None
+    store: Store | None = None
+    try:
+        store = Store(out / "records.sqlite")
+        cfg_text = cfg.model_dump_json(indent=2)
+        cfg_path = out / "config.json"
+        if cfg_path.exists() and store.done_batches() and json.loads(cfg_path.read_text()) != json.loads(cfg_text):
             raise ConfigError(f"{out} holds a run with a different config; choose another output directory")
-    else:
         _atomic_write(cfg_path, lambda p: p.write_text(cfg_text))
-    _atomic_write(out / "env.json", lambda p: p.write_text(json.dumps(environment(), indent=2)))
+        _atomic_write(out / "env.json", lambda p: p.write_text(json.dumps(environment(), indent=2)))
+        store.set_meta("batches_total", str(batches_total))
+        yield store
+    except BaseException:
+        committed = store is not None and bool(store.done_batches())
+        if store is not None:
+            store.close()
+            store = None
+        if not existed and not committed:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        if store is not None:
+            store.close()
+        lock.close()
+
+
+Result = tuple[int, list[dict[str, Any]], dict[str, Any], float]
+
+
+def _local_results(worker: Worker, todo: list[Batch]) -> Generator[Result, None, None]:
+    for b in todo:
+        t0 = time.perf_counter()
+        rows, art = worker.process(b)
+        yield b.batch, rows, art, time.perf_counter() - t0
 
 
 def run_campaign(
     cfg: CampaignConfig, out_dir: str | Path, progress: Progress | None = None, trust_modules: Sequence[str] = ()
 ) -> Path:
     """Run (or resume) ``cfg`` into ``out_dir``; returns the run directory. ``trust_modules``: packages
-    whose factories the config may import and call (nothing else outside semadv is imported)."""
+    whose factories the config may import and call (nothing else outside semadv is imported).
+
+    Everything that can be checked before the first batch is (victim, components, data) before the
+    directory is touched; then batches are processed locally or on Ray and committed by this process."""
     out = Path(out_dir)
     worker = Worker(cfg, trust_modules)  # fails on a bad victim or component before anything is written
-    if cfg.run.backend == "ray":
-        from semadv.campaign.ray_backend import run_with_ray
-
-        prepare_run_dir(cfg, out)
-        return run_with_ray(cfg, out, progress, trust_modules)
     x, y = load_data(cfg)
-    prepare_run_dir(cfg, out)
     all_batches = list(batches(cfg, x, y))
-    with Store(out / "records.sqlite") as store:
+    if not all_batches:
+        raise ConfigError(
+            f"the run has no batches (data.n = {cfg.data.n}, run.shard {cfg.run.shard} of {cfg.run.shards})"
+        )
+    with open_run_dir(cfg, out, len(all_batches)) as store:
         done = store.done_batches()
         todo = [b for b in all_batches if b.batch not in done]
         finished = len(all_batches) - len(todo)
-        for b in todo:
-            t0 = time.perf_counter()
-            rows, art = worker.process(b)
-            write_artefacts(out, b.batch, art, cfg.run.save_images)
-            store.commit_batch(b.batch, rows, time.perf_counter() - t0)
-            finished += 1
-            if progress is not None:
-                progress(finished, len(all_batches))
+        if cfg.run.backend == "ray":
+            from semadv.campaign.ray_backend import ray_results
+
+            results = ray_results(cfg, todo, trust_modules)
+        else:
+            results = _local_results(worker, todo)
+        with closing(results):  # a Ray cluster started for this run stops even if a commit fails
+            for batch_id, rows, art, seconds in results:
+                write_artefacts(out, batch_id, art, cfg.run.save_images)
+                store.commit_batch(batch_id, rows, seconds)
+                finished += 1
+                if progress is not None:
+                    progress(finished, len(all_batches))
     return out

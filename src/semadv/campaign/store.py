@@ -8,6 +8,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from semadv.errors import InputError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (batch INTEGER PRIMARY KEY, size INTEGER NOT NULL, seconds REAL NOT NULL);
@@ -18,8 +20,15 @@ CREATE TABLE IF NOT EXISTS records (idx INTEGER PRIMARY KEY, batch INTEGER NOT N
 class Store:
     """``records.sqlite`` of a run directory."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        """Open (and create) the store; ``readonly=True`` opens an existing one without writing anything
+        (``semadv report``: a run directory may be read-only, or another run may be writing to it)."""
         self.path = Path(path)
+        if readonly:
+            if not self.path.is_file():
+                raise InputError(f"no records store at {self.path}")
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            return
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from semadv.campaign.config import ConfigError, VictimConfig
+from semadv.errors import InputError
 
 
 class Normalized(nn.Module):
@@ -80,17 +81,12 @@ def build_victim(cfg: VictimConfig, trust_modules: Sequence[str] = ()) -> nn.Mod
     else:
         raise ConfigError("victim: give zoo or factory")
     if cfg.weights is not None:
-        from safetensors.torch import load_file
+        from semadv.zoo.registry import load_weights
 
         try:
-            state = load_file(cfg.weights)
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"victim.weights: cannot read safetensors file {cfg.weights!r} ({err})") from err
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise ConfigError(
-                f"victim.weights: keys do not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
-            )
+            load_weights(model, cfg.weights)
+        except InputError as err:
+            raise ConfigError(f"victim.weights: {err}") from err
     if cfg.mean is not None or cfg.std is not None:
         model = Normalized(model, cfg.mean or [0.0], cfg.std or [1.0])
     model.eval()

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from semadv.errors import InputError
+from semadv.victims import match_dtype
 
 
 class LogitsClassifier:
@@ -21,7 +22,7 @@ class LogitsClassifier:
         self.num_classes = num_classes
 
     def __call__(self, images: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.model(images)
+        out = self.model(match_dtype(self.model, images)[0])
         if out.dim() != 2:
             raise InputError(f"classifier outputs must be (B, K) logits; got {tuple(out.shape)}")
         return out.argmax(dim=1)
@@ -45,7 +46,7 @@ class GalleryClassifier:
         self.num_classes = int(self.labels.max()) + 1
 
     def __call__(self, images: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
-        e = F.normalize(self.embedder(images), dim=1)
+        e = F.normalize(self.embedder(match_dtype(self.embedder, images)[0]), dim=1)
         return self.labels.to(e.device)[(e @ self.gallery.to(e).T).argmax(dim=1)]
 
 
@@ -63,7 +64,7 @@ class VerificationClassifier:
         self.threshold = float(threshold)
 
     def __call__(self, images: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
-        e = F.normalize(self.embedder(images), dim=1)
+        e = F.normalize(self.embedder(match_dtype(self.embedder, images)[0]), dim=1)
         ref = self.references if index is None else self.references[index.to(self.references.device)]
         if ref.shape[0] != e.shape[0]:
             raise InputError(f"batch size mismatch: {e.shape[0]} images vs {ref.shape[0]} references")

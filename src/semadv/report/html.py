@@ -72,6 +72,12 @@ def _run_section(s: dict[str, Any], run: Path) -> str:
         f"</code> <code>{escape(json.dumps(cfg['search']['params']))}</code> · data "
         f"<code>{escape(cfg['data']['source'])}/{escape(cfg['data']['split'])}</code> · n = {s['n']}</p>",
     ]
+    if not s["complete"]:
+        h.append(
+            f"<p class='warn partial'>⚠ partial run: {s['batches_done']} of {s['batches_total']} batches "
+            f"committed; the numbers below are those of the first {s['n']} samples only. "
+            "Rerun the same <code>semadv run</code> command to resume.</p>"
+        )
     figs = []
     if s["kind"] == "certify":
         h.append(
@@ -138,6 +144,8 @@ def build_report(path: str | Path, out: str | Path | None = None, title: str = "
             if s["kind"] == "attack"
             else f"ACR {s['acr']:.3f}, accuracy {s['accuracy']['rate']:.1%}"
         )
+        if not s["complete"]:
+            head += f" (partial: {s['batches_done']} of {s['batches_total']} batches)"
         overview.append(
             f"<tr><td class='l'>{escape(str(s['name']))}</td><td class='l'>{escape(s['kind'])}</td>"
             f"<td>{s['n']}</td><td>{escape(head)}</td></tr>"

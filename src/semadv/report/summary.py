@@ -41,11 +41,25 @@ def _space(cfg: dict[str, Any]) -> Any:
         return None
 
 
+def _batches_total(cfg: dict[str, Any]) -> int:
+    """Batches of this shard for runs written before the store kept the count (data.n, batch size)."""
+    r = cfg["run"]
+    n_batches = -(-int(cfg["data"]["n"]) // int(r["batch_size"]))
+    return len(range(int(r.get("shard", 0)), n_batches, int(r.get("shards", 1))))
+
+
 def summarize_run(run: Path) -> dict[str, Any]:
+    """The numbers of one run directory (read-only). ``complete`` / ``batches_done`` / ``batches_total``
+    say whether every batch is in; a run without any committed record is an error."""
     cfg = json.loads((run / "config.json").read_text())
     env = json.loads((run / "env.json").read_text()) if (run / "env.json").exists() else {}
-    with Store(run / "records.sqlite") as store:
+    with Store(run / "records.sqlite", readonly=True) as store:
         recs = store.records()
+        done = len(store.done_batches())
+        total_meta = store.get_meta("batches_total")
+    total = int(total_meta) if total_meta is not None else _batches_total(cfg)
+    if not recs:
+        raise InputError(f"run {run} has no records yet (0 of {total} batches committed): nothing to report")
     out: dict[str, Any] = {
         "run": str(run),
         "name": cfg.get("name", run.name),
@@ -53,6 +67,9 @@ def summarize_run(run: Path) -> dict[str, Any]:
         "environment": env,
         "kind": cfg["run"]["kind"],
         "n": len(recs),
+        "batches_done": done,
+        "batches_total": total,
+        "complete": done >= total,
     }
     if cfg["run"]["kind"] == "certify":
         correct = np.array([r["correct"] for r in recs], dtype=bool)

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from semadv.checks import check_int, check_positive
+from semadv.checks import MAX_STEPS, check_int, check_positive
 from semadv.errors import IncompatibleError, InputError
 from semadv.registry import register
 from semadv.search.base import Best, Search
@@ -96,7 +96,7 @@ class FAB(Search):
         start_radius: float | None = None,
     ) -> None:
         super().__init__(restarts)
-        self.steps = check_int(steps, "steps")
+        self.steps = check_int(steps, "steps", maximum=MAX_STEPS)
         if not 0 <= alpha_max <= 1 or not 0 < beta <= 1 or eta < 1:
             raise InputError(
                 f"need 0 <= alpha_max <= 1, 0 < beta <= 1, eta >= 1; got alpha_max={alpha_max!r}, "

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from semadv.checks import check_int, check_positive
+from semadv.checks import MAX_STEPS, check_int, check_positive
 from semadv.errors import InputError
 from semadv.registry import register
 from semadv.search.base import Best, Search
@@ -107,7 +107,7 @@ class PGD(Search):
         diversity: float = 0.0,
     ) -> None:
         super().__init__(restarts)
-        self.steps = check_int(steps, "steps", minimum=1)
+        self.steps = check_int(steps, "steps", maximum=MAX_STEPS)
         self.alpha = None if alpha is None else check_positive(alpha, "alpha")
         self.random_start = bool(random_start)
         self.early_stop = bool(early_stop)
@@ -236,7 +236,7 @@ class AdamPenalty(Search):
     ) -> None:
         super().__init__(restarts)
         self.tv_squared = bool(tv_squared)
-        self.steps = check_int(steps, "steps")
+        self.steps = check_int(steps, "steps", maximum=MAX_STEPS)
         self.lr = check_positive(lr, "lr")
         if penalty < 0 or tv < 0:
             raise InputError(f"penalty and tv must be >= 0; got penalty={penalty!r}, tv={tv!r}")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-from semadv.checks import check_int, check_positive
+from semadv.checks import MAX_STEPS, check_int, check_positive
 from semadv.errors import InputError
 from semadv.registry import register
 from semadv.search.base import Best, Search
@@ -86,7 +86,7 @@ class TypeOneSearch(Search):
         start_radius: float | None = None,
     ) -> None:
         super().__init__(restarts)
-        self.steps = check_int(steps, "steps")
+        self.steps = check_int(steps, "steps", maximum=MAX_STEPS)
         self.lr = check_positive(lr, "lr")
         if k < 0 or k_max < 0 or eta < 0 or j1_hat < 0:
             raise InputError(f"k, k_max, eta and j1_hat must be >= 0; got {k}, {k_max}, {eta}, {j1_hat}")

@@ -19,7 +19,7 @@ def load_digits(
 
     from sklearn.datasets import load_digits as _load
 
-    check_int(size, "size", minimum=8)
+    check_int(size, "size", minimum=8, maximum=1024)
     d = _load()
     x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
     if size != 8:

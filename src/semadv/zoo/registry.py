@@ -99,7 +99,11 @@ def card(name: str, weights_dir: Path | None = None) -> ModelCard:
     p = (weights_dir or WEIGHTS_DIR) / f"{name}.json"
     if not p.exists():
         raise RegistryError(f"zoo model {name!r} has no weights yet; run `semadv zoo train {name}`")
-    return ModelCard(**json.loads(p.read_text()))
+    try:
+        raw = json.loads(p.read_text())
+        return ModelCard(**raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as err:
+        raise InputError(f"zoo card {p} is corrupt ({err}); retrain with `semadv zoo train {name}`") from err
 
 
 _CACHE: dict[str, nn.Module] = {}
@@ -110,6 +114,34 @@ def cached(name: str) -> nn.Module:
     if name not in _CACHE:
         _CACHE[name] = load(name).requires_grad_(False)
     return _CACHE[name]
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a safetensors state dict into ``model`` in place (never unpickles).
+
+    Raises :class:`InputError` naming the file for a file that is not safetensors and for any key or
+    shape that does not match the model (instead of torch's multi-line ``RuntimeError``)."""
+    from safetensors import SafetensorError
+
+    try:
+        state = load_file(str(path))
+    except (OSError, SafetensorError) as err:
+        raise InputError(f"cannot read safetensors file {str(path)!r} ({err})") from err
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise InputError(
+            f"{str(path)!r}: weights do not match the model (missing keys {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    shapes = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in own.items() if state[k].shape != v.shape]
+    if shapes:
+        k, got, want = shapes[0]
+        raise InputError(
+            f"{str(path)!r}: {len(shapes)} tensor(s) have the wrong shape, e.g. {k} is {got}, the model wants {want}"
+        )
+    model.load_state_dict(state)
+    return model
 
 
 def load(name: str, weights_dir: Path | None = None) -> nn.Module:
@@ -123,7 +155,7 @@ def load(name: str, weights_dir: Path | None = None) -> nn.Module:
     if digest != c.sha256:
         raise InputError(f"SHA-256 of {w} is {digest}, the card says {c.sha256}: refusing to load")
     model = entry.build()
-    model.load_state_dict(load_file(str(w)))
+    load_weights(model, w)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
