@@ -25,6 +25,21 @@ from semadv.victims import match_dtype
 log = logging.getLogger(__name__)
 
 
+def _first_forward(victim: Callable[[torch.Tensor], torch.Tensor], img: torch.Tensor) -> torch.Tensor:
+    """The victim's first call on this batch; a victim that cannot take these images at all (wrong channels,
+    size or dtype for its layers) is the caller's input error, named with the shape, not a torch traceback."""
+    try:
+        out = victim(img)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        msg = " ".join(str(err).split())
+        raise InputError(
+            f"the victim cannot take images of shape {tuple(img.shape)} ({img.dtype}): {type(err).__name__}: {msg}"
+        ) from err
+    if not isinstance(out, torch.Tensor):
+        raise InputError(f"the victim must return a tensor; got {type(out).__name__}")
+    return out
+
+
 @dataclass(frozen=True)
 class Attack:
     """Compose a goal, a space and a search; refuse incompatible parts at construction.
@@ -92,7 +107,7 @@ class Attack:
             zz = z0.clone().requires_grad_(need_grad)
             clean_img = self.space.decode(zz, x)
             check_images(clean_img.detach(), "decoded clean image")
-            clean_out = victim(clean_img)
+            clean_out = _first_forward(victim, clean_img)
         check_finite(clean_out.detach(), "victim outputs")
         if clean_out.dim() == 0 or clean_out.shape[0] != x.shape[0]:
             raise InputError(

@@ -3,8 +3,9 @@
 One actor per worker builds the victim and the attack once; batches are dispatched with an
 ``ActorPool`` and the results flow back to the driver, which alone writes artefacts and commits records
 (the same store and the same per-batch atomicity as the local backend). Actors restart and retry their
-calls when their process dies (``max_restarts``, ``max_task_retries``). A local cluster binds to
-127.0.0.1 without a dashboard; ``run.address`` connects to an existing cluster instead (see docs/cli.md).
+calls when their process dies (``max_restarts``, ``max_task_retries``). A local cluster
+(:func:`semadv.campaign.ray_local.local_cluster`) listens on 127.0.0.1 only, has no dashboard and leaves no
+process behind; ``run.address`` connects to an existing cluster instead (see docs/cli.md).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Generator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from semadv.campaign.config import CampaignConfig
+from semadv.campaign.ray_local import local_cluster
 from semadv.campaign.runner import Batch, Result, Worker
 
 
@@ -51,29 +54,21 @@ def ray_results(
     (in completion order); the caller commits them. A local cluster started here is shut down when
     the iterator is exhausted or closed."""
     import ray
-    from ray.util import ActorPool
 
-    started = False
-    if not ray.is_initialized():
-        env = {k: v for k, v in os.environ.items() if k.startswith("SEMADV_TEST_")}
-        if cfg.run.address:
+    env = {k: v for k, v in os.environ.items() if k.startswith("SEMADV_TEST_")}
+    with ExitStack() as stack:
+        if ray.is_initialized():
+            pass  # the caller's cluster: used as is, left running
+        elif cfg.run.address:
             ray.init(address=cfg.run.address, log_to_driver=False, runtime_env={"env_vars": env})
+            stack.callback(ray.shutdown)
         else:
-            ray.init(
-                num_cpus=cfg.run.workers,
-                include_dashboard=False,
-                _node_ip_address="127.0.0.1",
-                log_to_driver=False,
-                runtime_env={"env_vars": env},
-            )
-        started = True
-    try:
+            stack.enter_context(local_cluster(cfg.run.workers, env))
         if not todo:
             return
+        from ray.util import ActorPool
+
         remote = ray.remote(num_cpus=1, max_restarts=3, max_task_retries=3)(_RayWorker)
         actors = [remote.remote(cfg.model_dump_json(), 1, tuple(trust_modules)) for _ in range(cfg.run.workers)]
         pool = ActorPool(actors)
         yield from pool.map_unordered(lambda a, b: a.process.remote(b), todo)
-    finally:
-        if started:
-            ray.shutdown()

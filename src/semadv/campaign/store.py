@@ -3,6 +3,7 @@ the batch marker, so a crash at any moment leaves either the whole batch or none
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
@@ -24,6 +25,7 @@ class Store:
         """Open (and create) the store; ``readonly=True`` opens an existing one without writing anything
         (``semadv report``: a run directory may be read-only, or another run may be writing to it)."""
         self.path = Path(path)
+        self.readonly = readonly
         if readonly:
             if not self.path.is_file():
                 raise InputError(f"no records store at {self.path}")
@@ -35,6 +37,13 @@ class Store:
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:
+        """Close; a writer leaves the file in rollback-journal mode with the WAL folded in, so that a later
+        read-only open (``semadv report``) creates no ``-wal``/``-shm`` files in the run directory. A killed
+        writer leaves its WAL, which the next open (reader or writer) uses."""
+        if not self.readonly:
+            # another connection still reading keeps it in WAL mode, which is still correct
+            with contextlib.suppress(sqlite3.OperationalError):
+                self.db.execute("PRAGMA journal_mode=DELETE")
         self.db.close()
 
     def __enter__(self) -> Store:
