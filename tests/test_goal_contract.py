@@ -49,6 +49,11 @@ def _landmark_target() -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
     return build("goal", "landmark_target", tol=0.05), out, out + torch.randn(B, 6, 2, generator=G), out[:, :5]
 
 
+def _landmark_error() -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+    out = 20 + 20 * torch.rand(B, 6, 2, generator=G)
+    return build("goal", "landmark_error", tol=0.05), out, out + torch.randn(B, 6, 2, generator=G), out[:, :5]
+
+
 def _out_of_region() -> tuple[Any, torch.Tensor, torch.Tensor | None, torch.Tensor]:
     out = 64 * torch.rand(B, 6, 2, generator=G)
     return build("goal", "out_of_region", box=(16, 16, 48, 48)), out, None, torch.full((B, 6), float("nan"))
@@ -92,6 +97,7 @@ FACTORIES: dict[str, Callable[[], tuple[Any, torch.Tensor, torch.Tensor | None, 
     "loss": _loss,
     "verification": _verification,
     "landmark_target": _landmark_target,
+    "landmark_error": _landmark_error,
     "out_of_region": _out_of_region,
     "segmentation": _segmentation,
     "region": _region,

@@ -80,6 +80,13 @@ class Attack:
             )
         if self.cross_check is not None and (self.cross_check.needs_gradient or not self.search.needs_gradient):
             raise IncompatibleError("cross_check must be a black-box search checking a gradient search")
+        kind = getattr(self.goal, "truth_kind", None)
+        if kind is not None and self.space.truth_mode(kind) is None:
+            raise IncompatibleError(
+                f"goal {self.goal!r} scores {kind} ground truth, but {self.space!r} cannot say where its images "
+                f"put it (it may move scene content); a generator or editor space that keeps {kind} in place "
+                "can say so with truth='fixed'"
+            )
         if self.search.needs_margins and not callable(getattr(self.goal, "margins", None)):
             raise IncompatibleError(
                 f"{type(self.search).__name__} follows decision boundaries but goal {self.goal!r} has no margins()"
@@ -100,12 +107,18 @@ class Attack:
         x = self.space.check_source(x)
         x, cast = match_dtype(victim, x)
         z0 = self.space.encode(x).detach()
+        kind = getattr(self.goal, "truth_kind", None)
+        # ground truth the space moves: every query and the verification score against the moved target
+        moving = kind if kind is not None and target is not None and self.space.truth_mode(kind) == "moved" else None
         # The clean evaluation keeps its gradient when a gradient search or the checks will need it, so
         # that PGD's first step and the zero-gradient check reuse it instead of running the victim again.
         need_grad = self.space.differentiable and (self.search.needs_gradient or self.checks)
         with torch.set_grad_enabled(need_grad):
             zz = z0.clone().requires_grad_(need_grad)
-            clean_img = self.space.decode(zz, x)
+            if moving is None:
+                clean_img, moved0 = self.space.decode(zz, x), None
+            else:  # at z0 the moved truth equals the target, but its gradient is the truth's own motion
+                clean_img, moved0 = self.space.decode_with_truth(zz, x, target, moving)  # type: ignore[arg-type]
             check_images(clean_img.detach(), "decoded clean image")
             clean_out = _first_forward(victim, clean_img)
         check_finite(clean_out.detach(), "victim outputs")
@@ -117,11 +130,11 @@ class Attack:
         clean_reached = self.goal.reached(clean_out.detach(), target)
         start = None
         if need_grad:
-            loss0 = self.goal.loss(clean_out, target)
+            loss0 = self.goal.loss(clean_out, target if moved0 is None else moved0)
             grad0 = torch.autograd.grad(loss0.sum(), zz)[0] if loss0.requires_grad else torch.zeros_like(z0)
             start = Evaluation(loss0.detach(), clean_reached, clean_out.detach(), grad0)
         clean_out = clean_out.detach()
-        problem = Problem.create(victim, self.goal, self.space, x, z0, target, start)
+        problem = Problem.create(victim, self.goal, self.space, x, z0, target, start, moving)
         warnings: list[str] = [cast] if cast else []
         if self.checks:
             warnings += sanity.check_determinism(victim, clean_img.detach(), clean_out)
@@ -138,16 +151,20 @@ class Attack:
         z = torch.where((violation > 1e-4).reshape((-1,) + (1,) * (z.dim() - 1)), self.space.project(z, z0), z)
 
         with torch.no_grad():
-            x_adv = check_images(self.space.decode(z, x), "decoded adversarial image")
+            if moving is None:
+                x_adv, target_adv = self.space.decode(z, x), None
+            else:
+                assert target is not None  # moving is set only with a target
+                x_adv, target_adv = self.space.decode_with_truth(z, x, target, moving)
+            x_adv = check_images(x_adv, "decoded adversarial image")
             adv_out = check_finite(victim(x_adv), "victim outputs")
-            success = self.goal.reached(adv_out, target).bool()
-            loss = self.goal.loss(adv_out, target)
+            t_adv = target if target_adv is None else target_adv
+            success = self.goal.reached(adv_out, t_adv).bool()
+            loss = self.goal.loss(adv_out, t_adv)
         distance = self.space.distance(z, z0)
         if self.cross_check is not None:
             bb = self.space.project(self.cross_check(problem, generator).z.detach(), z0)
-            with torch.no_grad():
-                bb_success = self.goal.reached(victim(self.space.decode(bb, x)), target).bool()
-            problem.queries.add_(1)
+            bb_success = problem.evaluate(bb).reached.bool()
             warnings += sanity.check_black_box_vs_gradient(success, bb_success)
         for w in warnings:
             log.warning(w)
@@ -164,4 +181,5 @@ class Attack:
             clean_reached=clean_reached.cpu(),
             wall_time=time.perf_counter() - t_start,
             warnings=tuple(warnings),
+            target_adv=None if target_adv is None else target_adv.detach().cpu(),
         )

@@ -78,6 +78,9 @@ class Problem:
     queries: torch.Tensor  # (B_original,) int64, shared and updated in place
     #: the attack's own evaluation at z0 (with gradient), reusable by searches that start at z0
     start: Evaluation | None = None
+    #: kind of ground truth the target is (:mod:`semadv.truth`) when the space moves it: then every query
+    #: scores the outputs against the target moved to that query's scene (:meth:`observe`)
+    truth_kind: str | None = None
 
     @classmethod
     def create(
@@ -89,12 +92,13 @@ class Problem:
         z0: torch.Tensor,
         target: torch.Tensor | None,
         start: Evaluation | None = None,
+        truth_kind: str | None = None,
     ) -> Problem:
         """A fresh problem with a zeroed per-sample query counter."""
         n = x.shape[0]
         index = torch.arange(n, device=x.device)
         queries = torch.zeros(n, dtype=torch.int64, device=x.device)
-        return cls(victim, goal, space, x, z0, target, index, queries, start)
+        return cls(victim, goal, space, x, z0, target, index, queries, start, truth_kind)
 
     @property
     def batch(self) -> int:
@@ -132,28 +136,37 @@ class Problem:
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Victim outputs on ``decode(z, x)`` (counts one query per row)."""
+        return self.observe(z)[0]
+
+    def observe(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Victim outputs on the image of ``z`` and the target *for that image*: the target itself, or —
+        when it is ground truth the space moves (``truth_kind``) — the target moved with the scene
+        (differentiable in ``z`` where the space is). Counts one query per row."""
         self._count()
-        out = self.victim(self.space.decode(z, self.x))
-        return check_finite(out, "victim outputs")
+        if self.truth_kind is None or self.target is None:
+            img, target = self.space.decode(z, self.x), self.target
+        else:
+            img, target = self.space.decode_with_truth(z, self.x, self.target, self.truth_kind)
+        return check_finite(self.victim(img), "victim outputs"), target
 
     def evaluate(self, z: torch.Tensor) -> Evaluation:
         """Loss and success without gradients."""
         with torch.no_grad():
-            out = self.forward(z)
-            return Evaluation(self.goal.loss(out, self.target), self.goal.reached(out, self.target), out)
+            out, target = self.observe(z)
+            return Evaluation(self.goal.loss(out, target), self.goal.reached(out, target), out)
 
     def evaluate_with_grad(self, z: torch.Tensor) -> Evaluation:
         """Loss, success and ∂loss/∂z (one forward and one backward pass)."""
         with torch.enable_grad():
             zz = z.detach().requires_grad_(True)
-            out = self.forward(zz)
-            loss = self.goal.loss(out, self.target)
+            out, target = self.observe(zz)
+            loss = self.goal.loss(out, target)
             if loss.requires_grad:
                 (grad,) = torch.autograd.grad(loss.sum(), zz)
             else:  # the graph is cut (argmax, thresholding, no_grad victim): the gradient is zero
                 grad = torch.zeros_like(zz)
         with torch.no_grad():
-            reached = self.goal.reached(out.detach(), self.target)
+            reached = self.goal.reached(out.detach(), None if target is None else target.detach())
         return Evaluation(loss.detach(), reached, out.detach(), grad)
 
 
@@ -176,6 +189,9 @@ class AttackResult:
     clean_reached: torch.Tensor
     wall_time: float
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: the target moved to the adversarial scene (ground-truth goals in spaces that move content, issue 26);
+    #: None when the target did not move
+    target_adv: torch.Tensor | None = None
 
     @property
     def batch(self) -> int:
@@ -229,6 +245,10 @@ class AttackResult:
                 fields[f.name] = float(sum(vals))
             elif f.name == "warnings":
                 fields[f.name] = tuple(dict.fromkeys(w for v in vals for w in v))
+            elif f.name in _OPTIONAL_FIELDS and any(v is None for v in vals):
+                if not all(v is None for v in vals):
+                    raise InputError(f"AttackResult.cat: field {f.name!r} is set in some results only")
+                fields[f.name] = None
             else:
                 shapes = {tuple(v.shape[1:]) for v in vals}
                 if len(shapes) != 1:
@@ -248,7 +268,11 @@ class AttackResult:
             raise InputError(f"row index out of range for a result of batch {self.batch}")
         return dataclasses.replace(
             self,
-            **{f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self) if f.name not in _SCALAR_FIELDS},
+            **{
+                f.name: getattr(self, f.name)[idx]
+                for f in dataclasses.fields(self)
+                if f.name not in _SCALAR_FIELDS and getattr(self, f.name) is not None
+            },
         )
 
     def reduce(self, groups: torch.Tensor, mode: str = "best") -> AttackResult:
@@ -303,6 +327,7 @@ class AttackResult:
 
 
 _SCALAR_FIELDS = ("wall_time", "warnings")
+_OPTIONAL_FIELDS = ("target_adv",)
 
 
 def _group_bool(inv: torch.Tensor, s: torch.Tensor, g: int, mode: str) -> torch.Tensor:

@@ -42,6 +42,10 @@ class DetectionGoal:
     """Make objects disappear from a SqueezeDet-style detector (``split``, ``decode_boxes``,
     ``anchor_boxes``, ``detect``); outputs are the detector's raw map."""
 
+    #: the target is the scene's objects: spaces that move content move their boxes (semadv.truth); an
+    #: object moved out of the frame becomes a NaN row and counts as detected (leaving is not vanishing)
+    truth_kind = "boxes"
+
     def __init__(self, detector: Any, score: float = 0.3, iou: float = 0.5, anchor_iou: float = 0.3) -> None:
         for meth in ("split", "anchor_boxes", "detect"):
             if not callable(getattr(detector, meth, None)):
@@ -67,6 +71,9 @@ class DetectionGoal:
         weights = []
         for b in range(outputs.shape[0]):
             gt = target[b][~target[b, :, 0].isnan(), :4].to(outputs)
+            if len(gt) == 0:  # every object left the frame: nothing to suppress
+                weights.append(torch.zeros(len(ab), dtype=outputs.dtype, device=outputs.device))
+                continue
             weights.append((_iou(ab, gt).amax(1) >= self.anchor_iou).to(outputs.dtype))
         return torch.stack(weights)
 

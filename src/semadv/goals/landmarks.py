@@ -8,7 +8,10 @@ is the task metric itself, computed on the soft-argmax coordinates.
   rotated 90° counter-clockwise about each eye's centre, :func:`rotate_groups`); loss = NME to the target
   (Eq. 7 with the target's own extent as the normaliser); reached when that NME ≤ ``tol``.
 * :class:`OutOfRegionGoal` — push every landmark out of a central box; loss = mean depth of the landmarks
-  inside the box (+ margin); reached when all are out (``r_out`` = 1, :func:`out_of_region_ratio`).
+  inside the box (+ margin); reached when all are out (``r_out`` = 1, :func:`out_of_region_ratio`). The box
+  is fixed in image coordinates (the paper's definition), so in a geometric space moving the face out of it
+  counts; :class:`LandmarkErrorGoal` is the geometry-aware alternative.
+* :class:`LandmarkErrorGoal` — untargeted: miss the true landmarks, which move with the scene (issue 26).
 """
 
 from __future__ import annotations
@@ -74,7 +77,10 @@ def out_of_region_ratio(pred: torch.Tensor, box: tuple[float, float, float, floa
 
 @register("goal", "landmark_target")
 class LandmarkTargetGoal:
-    """Move predicted landmarks onto target landmarks (B, K, 2) given at call time."""
+    """Move predicted landmarks onto target landmarks (B, K, 2) given at call time. The targets are points
+    drawn on the scene: a space that moves content moves them along (semadv.truth)."""
+
+    truth_kind = "points"
 
     def __init__(self, tol: float = 0.02) -> None:
         if not math.isfinite(float(tol)) or float(tol) <= 0:
@@ -99,6 +105,45 @@ class LandmarkTargetGoal:
 
     def __repr__(self) -> str:
         return f"LandmarkTargetGoal(tol={self.tol:g})"
+
+
+@register("goal", "landmark_error")
+class LandmarkErrorGoal:
+    """Untargeted landmark attack: make the predictions miss the face's *true* landmarks (B, K, 2), given at
+    call time, by NME ≥ ``tol`` (Eq. 7 with the truth's own extent as the normaliser). The truth moves with
+    the scene, so rotating, shifting or scaling the whole face is not a success when the detector follows
+    it — only a detector that loses the face is (issue 26)."""
+
+    truth_kind = "points"
+
+    def __init__(self, tol: float = 0.1) -> None:
+        if not math.isfinite(float(tol)) or float(tol) <= 0:
+            raise InputError(f"tol must be a finite NME > 0; got {tol!r}")
+        self.tol = float(tol)
+
+    def check_target(self, target: torch.Tensor | None, outputs: torch.Tensor) -> torch.Tensor:
+        if target is None or target.shape != outputs.shape:
+            raise InputError(
+                f"landmark truth must have the outputs' shape {tuple(outputs.shape)}; got "
+                f"{None if target is None else tuple(target.shape)}"
+            )
+        return _check_landmarks(target, "target")
+
+    def loss(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+        assert target is not None
+        return -nme(outputs, target)
+
+    def reached(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+        assert target is not None
+        return nme(outputs, target) >= self.tol
+
+    def margins(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+        """(B, 1) NME − tol: ≥ 0 once reached (for boundary searches)."""
+        assert target is not None
+        return (nme(outputs, target) - self.tol)[:, None]
+
+    def __repr__(self) -> str:
+        return f"LandmarkErrorGoal(tol={self.tol:g})"
 
 
 @register("goal", "out_of_region")

@@ -22,6 +22,9 @@ class SegmentationGoal:
     the misclassified-pixel ratio exceeds ``theta`` (seed 004: θ = 0.95); ``margins`` = ratio − θ.
     """
 
+    #: the labels are the scene's class map: spaces that move content move them (semadv.truth)
+    truth_kind = "mask"
+
     def __init__(self, theta: float = 0.95) -> None:
         if not 0 <= float(theta) < 1:
             raise InputError(f"theta must be in [0, 1); got {theta!r}")
@@ -61,6 +64,9 @@ class RegionGoal:
     cyclist predicted "person"). The loss is the mean CW margin over the mask, floored at −κ.
     """
 
+    #: the mask is where the object is in the scene: it moves with it (semadv.truth)
+    truth_kind = "mask"
+
     def __init__(self, cls: int, to: int | None = None, theta: float = 0.9, kappa: float = 1.0) -> None:
         if int(cls) < 0 or (to is not None and int(to) < 0):
             raise InputError(f"class indices must be >= 0; got cls={cls!r}, to={to!r}")
@@ -88,8 +94,8 @@ class RegionGoal:
         """(B,) fraction of each mask's pixels that satisfy the goal (not ``cls``, or ``to``)."""
         pred = outputs.argmax(1)
         hit = pred == self.to if self.to is not None else pred != self.cls
-        m = mask.to(outputs.device).float()
-        return (hit.float() * m).flatten(1).sum(1) / m.flatten(1).sum(1)
+        m = mask.to(outputs.device).float()  # a mask moved out of the frame is empty: fraction 0
+        return (hit.float() * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
 
     def loss(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
         assert target is not None
@@ -100,7 +106,7 @@ class RegionGoal:
         z_other = others.amax(1)
         margin = z_want - z_other if self.to is None else z_other - z_want
         m = target.to(outputs.device).float()
-        return (margin.clamp(min=-self.kappa) * m).flatten(1).sum(1) / m.flatten(1).sum(1)
+        return (margin.clamp(min=-self.kappa) * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1)
 
     def reached(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
         assert target is not None

@@ -168,8 +168,8 @@ class FAB(Search):
         """Goal margins (n, K) and their gradients w.r.t. whitened coordinates (n, K, D)."""
         with torch.enable_grad():
             uu = u.detach().requires_grad_(True)
-            out = problem.forward(to_z(uu))  # type: ignore[operator]
-            m = problem.goal.margins(out, problem.target)  # type: ignore[attr-defined]
+            out, target = problem.observe(to_z(uu))  # type: ignore[operator]
+            m = problem.goal.margins(out, target)  # type: ignore[attr-defined]
             K = m.shape[1]
             grads = []
             for k in range(K):

@@ -264,12 +264,12 @@ class AdamPenalty(Search):
             with torch.enable_grad():
                 zr = z if full else z[rows]
                 sub = problem if full else problem.subset(rows)
-                out = sub.forward(zr)
-                loss = problem.goal.loss(out, sub.target)
+                out, target = sub.observe(zr)
+                loss = problem.goal.loss(out, target)
                 dist = space.distance(zr, sub.z0)
                 obj = loss + self.penalty * dist**2 + self.tv * total_variation(zr - sub.z0, self.tv_squared)
             with torch.no_grad():
-                reached = problem.goal.reached(out.detach(), sub.target)
+                reached = problem.goal.reached(out.detach(), None if target is None else target.detach())
                 value = torch.where(reached, dist.detach(), loss.detach())
                 best.update(zr.detach(), reached, value, rows)
                 if self.early_stop:

@@ -134,13 +134,13 @@ class TypeOneSearch(Search):
         for t in range(self.steps + 1):
             opt.zero_grad(set_to_none=True)
             with torch.enable_grad():
-                out = problem.forward(z)
-                j1, j2 = parts(out, problem.target)
+                out, target = problem.observe(z)
+                j1, j2 = parts(out, target)
                 extra = self.latent_terms(z, problem.x) if self.latent_terms is not None else torch.zeros_like(j1)
                 hinge = latent_hinge(z, z0, self.hinge_eps) if self.hinge_eps is not None else torch.zeros_like(j1)
                 obj = j2 + k * j1 + extra + hinge
             with torch.no_grad():
-                reached = goal.reached(out.detach(), problem.target)
+                reached = goal.reached(out.detach(), None if target is None else target.detach())
                 if self.hinge_eps is not None:  # Eq. 13 asks to leave the ε-sphere as well (z0 itself keeps f1)
                     reached = reached & (hinge.detach() == 0)
                 best.update(z.detach(), reached, torch.where(reached, j1.detach(), obj.detach()))

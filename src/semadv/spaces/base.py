@@ -17,6 +17,7 @@ import torch
 
 from semadv.checks import check_images
 from semadv.constraints import Constraint
+from semadv.errors import IncompatibleError, InputError
 
 
 class Space(ABC):
@@ -26,6 +27,11 @@ class Space(ABC):
     differentiable: bool = True
     #: what the source ``x`` is: ``"image"`` (checked to be (B,C,H,W) in [0,1]) or ``"latent"``
     source: str = "image"
+    #: how the space carries task ground truth (:mod:`semadv.truth`): ``"fixed"`` — it never moves scene
+    #: content, so truth passes through unchanged (pixels, colours, layout-conditioned styles); ``"moved"`` —
+    #: :meth:`decode_with_truth` moves it; ``None`` — unknown (a learned generator or editor may move
+    #: content): goals whose target is ground truth are refused. Per kind: :meth:`truth_mode`.
+    truth: str | None = "fixed"
 
     def __init__(self, constraint: Constraint) -> None:
         self.constraint = constraint
@@ -38,6 +44,24 @@ class Space(ABC):
     @abstractmethod
     def decode(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Image ``(B, C, H, W)`` in ``[0, 1]`` for parameters ``z`` applied to source ``x``."""
+
+    def truth_mode(self, kind: str) -> str | None:
+        """``"fixed"``, ``"moved"`` or ``None`` (cannot carry it) for ground truth of ``kind``."""
+        return self.truth
+
+    def decode_with_truth(
+        self, z: torch.Tensor, x: torch.Tensor, truth: torch.Tensor, kind: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The image for ``z`` and the task ground truth ``truth`` of ``kind`` carried along with it (moved
+        exactly as the scene content moved; differentiable in ``z`` where the space is). Spaces that move
+        content override this; here truth passes through when the space keeps it fixed."""
+        mode = self.truth_mode(kind)
+        if mode == "fixed":
+            return self.decode(z, x), truth
+        raise IncompatibleError(
+            f"{self!r} cannot carry {kind} ground truth (truth mode {mode!r}); a goal scoring {kind} would "
+            "compare the new image with the old scene"
+        )
 
     def extra_project(self, z: torch.Tensor, z0: torch.Tensor) -> torch.Tensor:
         """Additional feasibility after the constraint's projection (e.g. pixel range)."""
@@ -54,6 +78,12 @@ class Space(ABC):
         from semadv.constraints import Unbounded
 
         return not isinstance(self.constraint, Unbounded)
+
+    def _declare_truth(self, truth: str | None) -> None:
+        """Constructor helper of spaces whose geometry semadv cannot know (generators, editors)."""
+        if truth not in (None, "fixed"):
+            raise InputError(f"truth must be None (unknown) or 'fixed' (the space keeps ground truth); got {truth!r}")
+        self.truth = truth
 
     def unbounded(self) -> Space:
         """The same space and metric without a budget (:class:`~semadv.constraints.Unbounded`): for searches

@@ -66,6 +66,9 @@ class FeatureInterpolationSpace(Space):
         extra_shape: per-sample shape of ``extra`` (omit when the decoder needs none).
         alpha_range: box for every αᵢ (weight of the *source* features).
         alpha_init: start value of every αᵢ.
+        truth: ``"fixed"`` declares that the images keep task ground truth (landmarks, boxes, class maps) where
+            the source has it, so goals scoring ground truth may run here; ``None`` (default): unknown, they
+            are refused (a learned generator may move content; semadv.truth).
     """
 
     source = "packed"
@@ -77,12 +80,14 @@ class FeatureInterpolationSpace(Space):
         extra_shape: Sequence[int] | None = None,
         alpha_range: tuple[float, float] = (0.0, 0.4),
         alpha_init: float = 0.2,
+        truth: str | None = None,
     ) -> None:
         box = _alpha_box(decoder, "decoder", alpha_range, alpha_init)
         self.feature_shape = tuple(check_int(int(s), "feature_shape") for s in feature_shape)
         self.extra_shape = None if extra_shape is None else tuple(int(s) for s in extra_shape)
         self.decoder, self.alpha_init = decoder, float(alpha_init)
         super().__init__(box)
+        self._declare_truth(truth)
 
     @property
     def _shapes(self) -> list[tuple[int, ...]]:
@@ -134,7 +139,7 @@ class AttributeInterpolationSpace(Space):
     Args:
         generator: ``G(image, c)`` → image.
         image_shape: (C, H, W) of the (refined) source image. n_attributes: length of ``c``.
-        alpha_range, alpha_init: as in :class:`FeatureInterpolationSpace`.
+        alpha_range, alpha_init, truth: as in :class:`FeatureInterpolationSpace`.
     """
 
     source = "packed"
@@ -146,12 +151,14 @@ class AttributeInterpolationSpace(Space):
         n_attributes: int,
         alpha_range: tuple[float, float] = (0.0, 0.4),
         alpha_init: float = 0.2,
+        truth: str | None = None,
     ) -> None:
         box = _alpha_box(generator, "generator", alpha_range, alpha_init)
         self.generator, self.alpha_init = generator, float(alpha_init)
         self.image_shape = tuple(int(s) for s in image_shape)
         self.n_attributes = check_int(n_attributes, "n_attributes")
         super().__init__(box)
+        self._declare_truth(truth)
 
     @property
     def _shapes(self) -> list[tuple[int, ...]]:

@@ -20,7 +20,10 @@ from semadv.spaces.base import Space
 
 @register("space", "generator")
 class GeneratorSpace(Space):
-    """``decode(z, layout) = G(layout, z)`` for a generator ``G(labels (B, H, W), z (B, zdim))``."""
+    """``decode(z, layout) = G(layout, z)`` for a generator ``G(labels (B, H, W), z (B, zdim))``.
+
+    The layout is the scene's ground truth and the style ``z`` does not move it: task truth is ``"fixed"``.
+    """
 
     source = "layout"
 

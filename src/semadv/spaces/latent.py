@@ -21,6 +21,9 @@ class LatentSpace(Space):
         constraint: the magnitude constraint on η, typically
             :meth:`Ellipsoid.from_budgets <semadv.constraints.Ellipsoid.from_budgets>` (M = diag(εᵢ⁻²)).
         V: directions (N, d) (the direction constraint of §3.2); ``None`` perturbs w itself (N = d).
+        truth: ``"fixed"`` declares that the images keep task ground truth (landmarks, boxes, class maps) where
+            the source has it, so goals scoring ground truth may run here; ``None`` (default): unknown, they
+            are refused (a learned generator may move content; semadv.truth).
     """
 
     source = "latent"
@@ -30,10 +33,12 @@ class LatentSpace(Space):
         generator: Callable[[torch.Tensor], torch.Tensor],
         constraint: Constraint,
         V: torch.Tensor | None = None,
+        truth: str | None = None,
     ) -> None:
         if not callable(generator):
             raise InputError(f"generator must be callable; got {type(generator).__name__}")
         super().__init__(constraint)
+        self._declare_truth(truth)
         self.generator = generator
         self.subspace = None if V is None else Subspace(V)
 

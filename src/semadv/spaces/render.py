@@ -21,6 +21,7 @@ from semadv.constraints import Constraint, Ellipsoid, LpBall
 from semadv.errors import ConstraintError, InputError
 from semadv.registry import register
 from semadv.spaces.base import Space
+from semadv.truth import check_truth
 from semadv.worlds.base import World
 
 
@@ -70,6 +71,21 @@ class RenderSpace(Space):
 
     def decode(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.world.render(self.scene(z, x)).image
+
+    def truth_mode(self, kind: str) -> str | None:
+        """``"moved"`` for the kinds the world re-derives exactly (:attr:`World.truth_kinds`), else None."""
+        return "moved" if kind in self.world.truth_kinds else None
+
+    def decode_with_truth(
+        self, z: torch.Tensor, x: torch.Tensor, truth: torch.Tensor, kind: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Render the changed scene once with its labels and take the ground truth from it (seed 003 §4:
+        the adversarial scene's own boxes, not the benign scene's)."""
+        if self.truth_mode(kind) is None:
+            return super().decode_with_truth(z, x, truth, kind)
+        after = self.scene(z, x)
+        r = self.world.render(after, with_labels=True)
+        return r.image, self.world.move_truth(x, self.world.validate(after), check_truth(truth, kind, len(x)), kind, r)
 
     def bounds(self, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lo = self.world.lo[self.idx].to(z0)

@@ -27,6 +27,7 @@ from semadv.constraints import Box
 from semadv.errors import ConstraintError, IncompatibleError, InputError
 from semadv.registry import register
 from semadv.spaces.base import Space
+from semadv.truth import check_truth, move_affine
 
 FOG_AIRLIGHT = 0.85
 GAMMA_FLOOR = 1e-4  # pow(0, γ) has an infinite derivative in γ; pixels are floored before the gamma curve
@@ -68,13 +69,22 @@ def _fog(img: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
     return img * t + FOG_AIRLIGHT * (1 - t)
 
 
-def _affine(img: torch.Tensor, p: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    B, _, H, W = img.shape
-    center = torch.tensor([(W - 1) / 2, (H - 1) / 2], dtype=img.dtype, device=img.device).expand(B, 2)
+GEOMETRIC = ("rotation", "scale", "translate_x", "translate_y")
+
+
+def affine_matrix(p: Mapping[str, torch.Tensor], B: int, H: int, W: int, like: torch.Tensor) -> torch.Tensor:
+    """(B, 2, 3) pixel-index affine map of rotation (degrees, about the image centre), scale and translation
+    (fractions of the side): the one warp the image and its ground truth both go through."""
+    center = torch.tensor([(W - 1) / 2, (H - 1) / 2], dtype=like.dtype, device=like.device).expand(B, 2)
     s = p["scale"].reshape(B, 1).expand(B, 2)
     M = kornia.geometry.transform.get_rotation_matrix2d(center, p["rotation"].reshape(B), s)
     shift = torch.stack([p["translate_x"].reshape(B) * W, p["translate_y"].reshape(B) * H], dim=1)
-    M = torch.cat([M[:, :, :2], M[:, :, 2:] + shift.unsqueeze(-1)], dim=2)
+    return torch.cat([M[:, :, :2], M[:, :, 2:] + shift.unsqueeze(-1)], dim=2)
+
+
+def _affine(img: torch.Tensor, p: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    B, _, H, W = img.shape
+    M = affine_matrix(p, B, H, W, img)
     return kornia.geometry.transform.warp_affine(img, M, (H, W), padding_mode="border", align_corners=True)
 
 
@@ -105,8 +115,8 @@ def apply_transforms(img: torch.Tensor, params: Mapping[str, torch.Tensor], blur
             out = kornia.enhance.adjust_hue(out, params["hue"])
     if "gamma" in params:
         out = kornia.enhance.adjust_gamma(out.clamp_min(GAMMA_FLOOR), params["gamma"])
-    if any(k in params for k in ("rotation", "scale", "translate_x", "translate_y")):
-        out = _affine(out, {k: get(k) for k in ("rotation", "scale", "translate_x", "translate_y")})
+    if any(k in params for k in GEOMETRIC):
+        out = _affine(out, {k: get(k) for k in GEOMETRIC})
     if "blur" in params:
         ksize = blur_kernel or 2 * math.ceil(3 * float(params["blur"].detach().max())) + 1
         limit = 2 * min(out.shape[-2:]) - 1  # reflect padding needs kernel//2 < image side
@@ -174,6 +184,25 @@ class TransformSpace(Space):
 
     def decode(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return apply_transforms(x, self.params(z.to(x.dtype)), self.blur_kernel)
+
+    def truth_mode(self, kind: str) -> str:
+        """``"moved"`` when a geometric parameter is searched or fixed, else ``"fixed"`` (photometric
+        transforms, blur and fog leave every point where it is)."""
+        return "moved" if any(k in self.searched or k in self.fixed for k in GEOMETRIC) else "fixed"
+
+    def decode_with_truth(
+        self, z: torch.Tensor, x: torch.Tensor, truth: torch.Tensor, kind: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The image and ``truth`` warped by the same affine map (points and box corners exactly, class maps
+        by nearest neighbour with the image's border padding); boxes that leave the frame become NaN rows."""
+        img = self.decode(z, x)
+        if self.truth_mode(kind) == "fixed":
+            return img, truth
+        p = self.params(z.to(x.dtype))
+        B, _, H, W = x.shape
+        get = lambda k: p[k] if k in p else torch.full((B,), SPECS[k].identity, dtype=x.dtype, device=x.device)
+        M = affine_matrix({k: get(k) for k in GEOMETRIC}, B, H, W, x)
+        return img, move_affine(check_truth(truth, kind, B), kind, M, H, W)
 
     def bounds(self, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lo, hi = self.constraint.lo, self.constraint.hi  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from semadv.errors import InputError, NonFiniteError
+from semadv.errors import IncompatibleError, InputError, NonFiniteError
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class World(ABC):
     H: int = 64
     W: int = 64
     params: tuple[ParamDef, ...] = ()
+    #: kinds of task ground truth (:mod:`semadv.truth`) this world re-derives exactly for a changed scene
+    truth_kinds: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self._index = {p.name: i for i, p in enumerate(self.params)}
@@ -80,6 +82,13 @@ class World(ABC):
         out = params.clone()
         out[:, self.index(name)] = value
         return out
+
+    def move_truth(
+        self, before: torch.Tensor, after: torch.Tensor, truth: torch.Tensor, kind: str, render: Render
+    ) -> torch.Tensor:
+        """``truth`` of ``kind`` for scenes ``before`` carried to scenes ``after`` (``render``: their render
+        with labels). Worlds list what they support in :attr:`truth_kinds`."""
+        raise IncompatibleError(f"the {self.name} world cannot re-derive {kind} ground truth")
 
     @abstractmethod
     def render(self, params: torch.Tensor, with_labels: bool = False) -> Render:

@@ -15,6 +15,7 @@ import math
 
 import torch
 
+from semadv.errors import IncompatibleError
 from semadv.worlds import render as R
 from semadv.worlds.base import ParamDef, Render, World
 
@@ -197,6 +198,22 @@ class FacesWorld(World):
     def _fx(self, g: dict[str, torch.Tensor], rel: torch.Tensor) -> torch.Tensor:
         """x of a feature at signed offset ``rel`` from the face centre, after yaw."""
         return g["cx"] + g["shift"] + rel * g["squash"] * (1 + 0.25 * g["yaw"] * torch.sign(rel))
+
+    truth_kinds = ("points",)
+
+    def move_truth(
+        self, before: torch.Tensor, after: torch.Tensor, truth: torch.Tensor, kind: str, render: Render
+    ) -> torch.Tensor:
+        """Points ``(B, 23, 2)`` carried with the face: each point keeps its offset to its own landmark, so the
+        true landmarks move exactly (offset 0) and drawn targets (e.g. rotated eyes) follow their landmark."""
+        if kind != "points":
+            return super().move_truth(before, after, truth, kind, render)
+        if truth.dim() != 3 or truth.shape[1:] != (len(LANDMARKS), 2):
+            raise IncompatibleError(
+                f"the faces world moves its {len(LANDMARKS)} landmarks: truth must be (B, {len(LANDMARKS)}, 2); "
+                f"got {tuple(truth.shape)}"
+            )
+        return truth + self.landmarks(after).to(truth) - self.landmarks(before).to(truth)
 
     def landmarks(self, params: torch.Tensor) -> torch.Tensor:
         """(B, 23, 2) landmark positions in pixels (x, y), in :data:`LANDMARKS` order."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from semadv.errors import InputError
+from semadv.errors import IncompatibleError, InputError
 from semadv.worlds import render as R
 from semadv.worlds.base import ParamDef, Render, World
 from semadv.worlds.faces import _palette
@@ -79,6 +79,8 @@ PARAMS: tuple[ParamDef, ...] = (
     *(d for k in range(N_PEDS) for d in _ped(k)),
     *(d for k in range(N_CYC) for d in _cyc(k)),
 )
+#: ground-truth boxes narrower or lower than this (pixels) are not objects a detector is scored on
+MIN_BOX = 3.0
 #: instance slots in order: cars, pedestrians, cyclists, with their semantic class
 SLOTS: tuple[tuple[str, int], ...] = tuple(
     [(f"car{k}", CAR) for k in range(N_CARS)]
@@ -359,6 +361,31 @@ class StreetsWorld(World):
                 skin,
             )
         return A, C
+
+    truth_kinds = ("boxes", "mask")
+
+    def move_truth(
+        self, before: torch.Tensor, after: torch.Tensor, truth: torch.Tensor, kind: str, render: Render
+    ) -> torch.Tensor:
+        """Exact ground truth of the changed scenes. ``"mask"``: the re-rendered class map. ``"boxes"``: truth
+        with one row per object slot (:data:`SLOTS`, as the rendering recipe's targets are) keeps each row's
+        class and takes the object's re-rendered box; a row becomes NaN when it was NaN or the object is no
+        longer visible or smaller than :data:`MIN_BOX` (it left the frame or hides behind another)."""
+        if kind == "mask":
+            assert render.labels is not None
+            return render.labels
+        if kind != "boxes":
+            return super().move_truth(before, after, truth, kind, render)
+        if truth.dim() != 3 or truth.shape[1:] != (len(SLOTS), 5):
+            raise IncompatibleError(
+                f"the streets world moves boxes slot by slot: truth must be (B, {len(SLOTS)}, 5), one row per "
+                f"object slot; got {tuple(truth.shape)}"
+            )
+        new = render.extras["boxes"].to(truth)
+        wh = new[..., 2:] - new[..., :2]
+        ok = ~truth[..., 0].isnan() & ~new.isnan().any(-1) & (wh >= MIN_BOX).all(-1)
+        out = torch.cat([new, truth[..., 4:5]], -1)
+        return torch.where(ok[..., None], out, torch.full_like(out, float("nan")))
 
     def boxes(self, instances: torch.Tensor) -> torch.Tensor:
         """(B, slots, 4) pixel boxes (x0, y0, x1, y1) of each slot's visible pixels; NaN when not visible."""

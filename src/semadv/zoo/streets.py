@@ -14,7 +14,7 @@ from semadv.errors import RegistryError
 from semadv.stats import frechet_distance
 from semadv.training import optimize
 from semadv.worlds.datasets import generate
-from semadv.worlds.streets import CLASSES
+from semadv.worlds.streets import CLASSES, MIN_BOX
 from semadv.zoo.nets_streets import DRNLike, PyramidJudge, UNetLike
 from semadv.zoo.registry import ZooEntry, register_model
 
@@ -84,7 +84,7 @@ for _name, _desc, _build, _epochs in (
 
 
 # ----- detectors --------------------------------------------------------------------------------------
-MIN_BOX = 3.0  # ground-truth boxes narrower or lower than 3 px are dropped from training and evaluation
+# ground-truth boxes narrower or lower than MIN_BOX (3 px) are dropped from training and evaluation
 
 
 def detection_targets(boxes: torch.Tensor, classes: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
