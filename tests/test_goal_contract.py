@@ -54,6 +54,16 @@ def _landmark_error() -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
     return build("goal", "landmark_error", tol=0.05), out, out + torch.randn(B, 6, 2, generator=G), out[:, :5]
 
 
+def _same_object() -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+    from semadv.goals import Misclassification, SameObject
+
+    boxes = torch.tensor([[4.0, 4.0, 12.0, 12.0, 0.0]]).repeat(B, 1)
+    det = torch.tensor([[4.0, 5.0, 12.0, 13.0], [20.0, 20.0, 28.0, 28.0]]).repeat(B // 2, 1)
+    out = torch.cat([det, torch.randn(B, 3, generator=G)], 1)
+    target = SameObject.pack(boxes, torch.randint(0, 3, (B,), generator=G))
+    return SameObject(Misclassification()), out, target, target[:, :5]
+
+
 def _out_of_region() -> tuple[Any, torch.Tensor, torch.Tensor | None, torch.Tensor]:
     out = 64 * torch.rand(B, 6, 2, generator=G)
     return build("goal", "out_of_region", box=(16, 16, 48, 48)), out, None, torch.full((B, 6), float("nan"))
@@ -98,6 +108,7 @@ FACTORIES: dict[str, Callable[[], tuple[Any, torch.Tensor, torch.Tensor | None, 
     "verification": _verification,
     "landmark_target": _landmark_target,
     "landmark_error": _landmark_error,
+    "same_object": _same_object,
     "out_of_region": _out_of_region,
     "segmentation": _segmentation,
     "region": _region,

@@ -19,6 +19,7 @@ from semadv.checks import check_finite, check_images
 from semadv.errors import IncompatibleError, InputError
 from semadv.search.base import Search
 from semadv.spaces.base import Space
+from semadv.truth import decode_moving
 from semadv.types import AttackResult, Evaluation, Goal, Problem
 from semadv.victims import match_dtype
 
@@ -115,10 +116,7 @@ class Attack:
         need_grad = self.space.differentiable and (self.search.needs_gradient or self.checks)
         with torch.set_grad_enabled(need_grad):
             zz = z0.clone().requires_grad_(need_grad)
-            if moving is None:
-                clean_img, moved0 = self.space.decode(zz, x), None
-            else:  # at z0 the moved truth equals the target, but its gradient is the truth's own motion
-                clean_img, moved0 = self.space.decode_with_truth(zz, x, target, moving)  # type: ignore[arg-type]
+            clean_img = self.space.decode(zz, x)
             check_images(clean_img.detach(), "decoded clean image")
             clean_out = _first_forward(victim, clean_img)
         check_finite(clean_out.detach(), "victim outputs")
@@ -130,7 +128,12 @@ class Attack:
         clean_reached = self.goal.reached(clean_out.detach(), target)
         start = None
         if need_grad:
-            loss0 = self.goal.loss(clean_out, target if moved0 is None else moved0)
+            moved0 = target
+            if moving is not None:  # at z0 the moved truth equals the target; its gradient is the truth's motion
+                assert target is not None
+                with torch.enable_grad():
+                    moved0 = decode_moving(self.space, self.goal, zz, x, target, moving)[1]
+            loss0 = self.goal.loss(clean_out, moved0)
             grad0 = torch.autograd.grad(loss0.sum(), zz)[0] if loss0.requires_grad else torch.zeros_like(z0)
             start = Evaluation(loss0.detach(), clean_reached, clean_out.detach(), grad0)
         clean_out = clean_out.detach()
@@ -155,7 +158,7 @@ class Attack:
                 x_adv, target_adv = self.space.decode(z, x), None
             else:
                 assert target is not None  # moving is set only with a target
-                x_adv, target_adv = self.space.decode_with_truth(z, x, target, moving)
+                x_adv, target_adv = decode_moving(self.space, self.goal, z, x, target, moving)
             x_adv = check_images(x_adv, "decoded adversarial image")
             adv_out = check_finite(victim(x_adv), "victim outputs")
             t_adv = target if target_adv is None else target_adv

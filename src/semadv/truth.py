@@ -20,6 +20,8 @@ This module holds the kind-generic geometry; spaces compose it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import kornia
 import torch
 
@@ -92,3 +94,18 @@ def move_affine(truth: torch.Tensor, kind: str, M: torch.Tensor, H: int, W: int)
     if kind == "boxes":
         return affine_boxes(truth, M, H, W)
     return warp_mask(truth, M)
+
+
+def decode_moving(
+    space: Any, goal: Any, z: torch.Tensor, x: torch.Tensor, target: torch.Tensor, kind: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The image of ``z`` and ``goal``'s target moved with it. A goal whose target holds more than ground
+    truth (e.g. :class:`~semadv.goals.pipeline.SameObject`: a box and a recognition target) splits it with
+    ``split_truth`` and rejoins it with ``join_truth``; otherwise the whole target is the truth."""
+    split = getattr(goal, "split_truth", None)
+    if split is None:
+        img, moved = space.decode_with_truth(z, x, target, kind)
+        return img, moved
+    truth, rest = split(target)
+    img, moved = space.decode_with_truth(z, x, truth, kind)
+    return img, goal.join_truth(moved, rest)

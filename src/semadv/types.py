@@ -146,7 +146,9 @@ class Problem:
         if self.truth_kind is None or self.target is None:
             img, target = self.space.decode(z, self.x), self.target
         else:
-            img, target = self.space.decode_with_truth(z, self.x, self.target, self.truth_kind)
+            from semadv.truth import decode_moving
+
+            img, target = decode_moving(self.space, self.goal, z, self.x, self.target, self.truth_kind)
         return check_finite(self.victim(img), "victim outputs"), target
 
     def evaluate(self, z: torch.Tensor) -> Evaluation:

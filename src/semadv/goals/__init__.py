@@ -11,6 +11,7 @@ from semadv.goals.landmarks import (
     out_of_region_ratio,
     rotate_groups,
 )
+from semadv.goals.pipeline import SameObject
 from semadv.goals.segmentation import RegionGoal, SegmentationGoal, misclassified_ratio
 from semadv.goals.typeone import KeepAndChange
 from semadv.goals.verification import VerificationGoal, verification_distance
@@ -24,6 +25,7 @@ __all__ = [
     "Misclassification",
     "OutOfRegionGoal",
     "RegionGoal",
+    "SameObject",
     "SegmentationGoal",
     "VerificationGoal",
     "misclassified_ratio",
