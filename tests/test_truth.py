@@ -359,5 +359,5 @@ def test_a_detector_switch_to_a_false_positive_is_not_a_recognition_success():
         victim, w, SameObject.pack(face_box, labels)
     )
     assert not guarded.success.any()  # the pipeline no longer looked at the face: not a success
-    with pytest.raises(InputError, match="SameObject.pack"):
+    with pytest.raises(InputError, match=r"SameObject\.pack"):
         Attack(SameObject(Misclassification()), space, search)(victim, w, labels)
