@@ -5,9 +5,9 @@
 * sae-augmentation (Tables 3–4): retraining with semantic examples improves mAP on semantic examples,
   retraining with pixel examples does not.
 
-mAP is computed against each adversarial scene's re-rendered ground truth; the "missed" column used the
-benign scene's boxes until session 4 (now the moved boxes, :func:`semadv.recipes.render_sae.moved`). The
-attack's own target during the search is still the benign boxes (issue 26: moving targets).
+mAP is computed against each adversarial scene's re-rendered ground truth, the "missed" column against the
+moved boxes (:func:`semadv.recipes.render_sae.moved`), and the attack's own target during the search is each
+query's re-rendered boxes (RenderSpace carries the truth, issue 26).
 """
 
 from __future__ import annotations
@@ -33,12 +33,20 @@ def _single_multi(results: Results) -> Measurement:
     }
     drop_single = m["benign_map"] - m["best_single_map"]
     drop_multi = m["benign_map"] - m["best_multi_map"]
+    bs = c.get("bootstrap")
+    significant = True
+    if bs is not None:  # paired bootstrap over scenes: is the combination's extra drop real?
+        m["drop_difference_ci"] = bs["drop_difference_ci"]
+        m["p"] = bs["p_multi_not_larger"]
+        significant = bs["p_multi_not_larger"] < 0.05
     verdict = (
         "holds"
-        if drop_multi >= 2 * drop_single and drop_single < 0.1
-        else ("partly holds" if drop_multi > drop_single else "does not hold")
+        if drop_multi >= 2 * drop_single and drop_single < 0.1 and significant
+        else ("partly holds" if drop_multi > drop_single and significant else "does not hold")
     )
     note = f"mAP@0.5 drop: best single {drop_single:.3f}, best combination {drop_multi:.3f} (re-rendered truth)"
+    if bs is not None:
+        note += f"; paired bootstrap p = {bs['p_multi_not_larger']:.3f}"
     return Measurement(m, int(c["examples"]), verdict, note)
 
 

@@ -101,10 +101,22 @@ def detection_targets(boxes: torch.Tensor, classes: torch.Tensor) -> tuple[list[
     return out_b, out_c
 
 
-def detection_metrics(
-    model: nn.Module, x: torch.Tensor, boxes: torch.Tensor, classes: torch.Tensor, batch: int = 64
+def detections(model: nn.Module, x: torch.Tensor, batch: int = 64) -> list[dict[str, torch.Tensor]]:
+    """The detector's detections (``boxes``, ``scores``, ``classes``) on every image, in batches."""
+    model.eval()
+    out: list[dict[str, torch.Tensor]] = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            out.extend(model.detect(model(x[i : i + batch])))  # type: ignore[operator]
+    return out
+
+
+def coco_metrics(
+    dets: list[dict[str, torch.Tensor]], boxes: torch.Tensor, classes: torch.Tensor, H: int, W: int
 ) -> dict[str, float]:
-    """COCO mAP@0.5, mAP@[.5:.95] and recall (AR@100) via faster-coco-eval (torchvision is unavailable)."""
+    """COCO mAP@0.5, mAP@[.5:.95] and recall (AR@100) of per-image detections ``dets`` against ground truth
+    (boxes/classes as the world renders them), via faster-coco-eval (torchvision is unavailable). Taking
+    detections computed once lets bootstrap resamples of the images reuse them."""
     from faster_coco_eval import COCO, COCOeval_faster
 
     from semadv.zoo.nets_detect import DET_CLASSES
@@ -112,23 +124,19 @@ def detection_metrics(
     gt_b, gt_c = detection_targets(boxes, classes)
     images: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
-    dets: list[dict[str, Any]] = []
-    model.eval()
-    with torch.no_grad():
-        for i in range(0, len(x), batch):
-            outs = model.detect(model(x[i : i + batch]))  # type: ignore[operator]
-            for j, o in enumerate(outs):
-                for bx, s, c in zip(o["boxes"].tolist(), o["scores"].tolist(), o["classes"].tolist(), strict=True):
-                    dets.append(
-                        {
-                            "image_id": i + j + 1,
-                            "category_id": int(c) + 1,
-                            "score": float(s),
-                            "bbox": [bx[0], bx[1], bx[2] - bx[0], bx[3] - bx[1]],
-                        }
-                    )
-    for k in range(len(x)):
-        images.append({"id": k + 1, "width": x.shape[-1], "height": x.shape[-2]})
+    res: list[dict[str, Any]] = []
+    for k, o in enumerate(dets):
+        for bx, s, c in zip(o["boxes"].tolist(), o["scores"].tolist(), o["classes"].tolist(), strict=True):
+            res.append(
+                {
+                    "image_id": k + 1,
+                    "category_id": int(c) + 1,
+                    "score": float(s),
+                    "bbox": [bx[0], bx[1], bx[2] - bx[0], bx[3] - bx[1]],
+                }
+            )
+    for k in range(len(dets)):
+        images.append({"id": k + 1, "width": W, "height": H})
         for bx, c in zip(gt_b[k].tolist(), gt_c[k].tolist(), strict=True):
             w_, h_ = bx[2] - bx[0], bx[3] - bx[1]
             anns.append(
@@ -148,13 +156,20 @@ def detection_metrics(
         "categories": [{"id": i + 1, "name": n} for i, n in enumerate(DET_CLASSES)],
     }
     gt.createIndex()
-    if not dets:
+    if not res:
         return {"map50": 0.0, "map": 0.0, "recall": 0.0}
-    ev = COCOeval_faster(gt, gt.loadRes(dets), "bbox", print_function=lambda *a, **k: None)
+    ev = COCOeval_faster(gt, gt.loadRes(res), "bbox", print_function=lambda *a, **k: None)
     ev.evaluate()
     ev.accumulate()
     ev.summarize()
     return {"map50": float(ev.stats[1]), "map": float(ev.stats[0]), "recall": float(ev.stats[8])}
+
+
+def detection_metrics(
+    model: nn.Module, x: torch.Tensor, boxes: torch.Tensor, classes: torch.Tensor, batch: int = 64
+) -> dict[str, float]:
+    """COCO mAP@0.5, mAP@[.5:.95] and recall (AR@100) of ``model`` on images ``x``."""
+    return coco_metrics(detections(model, x, batch), boxes, classes, x.shape[-2], x.shape[-1])
 
 
 def train_detector(
