@@ -84,3 +84,23 @@ def test_square_brackets_in_paths_do_not_crash_the_cli(tmp_path):
     res = runner.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "[y]out")])
     assert res.exit_code == 2, res.output
     assert "unknown recipe '[/x]no-such-recipe'" in res.output and "Traceback" not in res.output
+
+
+def test_a_completed_run_with_markup_in_its_name_and_path_exits_0(tmp_path):
+    """Issue 24: a run named "[/x]…" into an --out with "[/y]" completed but was reported failed (exit 1)."""
+    runner = CliRunner()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        'name = "[/x]markup [bold]run"\n'
+        '[victim]\nzoo = "digits-tinycnn"\n'
+        '[space]\nname = "pixel"\nparams = { eps = 0.05 }\n'
+        '[search]\nname = "pgd"\nparams = { steps = 2, alpha = 0.02 }\n'
+        '[data]\nsource = "digits"\nn = 8\n'
+        "[run]\nbatch_size = 8\n"
+    )
+    out = tmp_path / "[/y]out"
+    res = runner.invoke(app, ["run", str(cfg), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "[/x]markup [bold]run: clean accuracy" in res.output and "Traceback" not in res.output
+    assert "attack success" in res.output and "(8/8)" in res.output.replace("\n", "")  # numbers at the end
+    assert (out / "records.sqlite").is_file()

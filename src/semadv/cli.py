@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -115,7 +116,7 @@ def demo(out: str = typer.Option("runs/demo", help="output directory (reruns res
     ) as bar:
 
         def factory(name: str):  # type: ignore[no-untyped-def]
-            task = bar.add_task(name, total=None)
+            task = bar.add_task(escape(name), total=None)
             return lambda done, total: bar.update(task, completed=done, total=total)
 
         report, summaries = run_demo_campaigns(out, factory)
@@ -283,6 +284,7 @@ def run_cmd(
     from semadv.campaign.config import ConfigError, load_config
     from semadv.campaign.runner import run_campaign
     from semadv.recipes.base import is_recipe_config, load_recipe_config, run_recipe, write_page
+    from semadv.report.summary import summarize_run
 
     if is_recipe_config(config):
         recipe, rcfg = load_recipe_config(config, overrides)
@@ -306,7 +308,7 @@ def run_cmd(
     )
     cfg = load_config(config, extra)
     with Progress(console=console, disable=quiet, transient=True) as bar:
-        task = bar.add_task(f"{cfg.name}", total=None)
+        task = bar.add_task(escape(cfg.name), total=None)  # progress columns render markup: escape user text
         run_campaign(
             cfg,
             out,
@@ -314,6 +316,18 @@ def run_cmd(
             trust_modules=trust_module,
         )
     console.print(f"run complete: {out}  (report: semadv report {out})")
+    console.print(_headline(summarize_run(Path(out))))
+
+
+def _headline(s: dict[str, Any]) -> str:
+    """One line of a run's numbers with their 95 % intervals (Clopper–Pearson)."""
+    pct = lambda r: f"{100 * r['rate']:.1f}% [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}] ({r['k']}/{r['n']})"
+    if s["kind"] == "certify":
+        return f"{s['name']}: certified accuracy at r=0 {pct(s['accuracy'])}, ACR {s['acr']:.3f}"
+    return (
+        f"{s['name']}: clean accuracy {pct(s['clean_accuracy'])}, attack success {pct(s['success_rate'])} of the "
+        f"correctly classified, robust accuracy {pct(s['robust_accuracy'])}"
+    )
 
 
 @app.command("report")
