@@ -370,3 +370,30 @@ def test_fuzzed_api_inputs_raise_input_error_or_run(digits_model, shape, dtype, 
         assert str(err).strip() and "\n" not in str(err).strip()
         return
     assert r.success.shape == (len(y),) and torch.isfinite(r.x_adv).all()
+
+
+@pytest.mark.parametrize("space", ["transform", "pixel"])
+def test_certify_audit_probes_every_certificate(tmp_path, space):
+    """Issue 21.3: `semadv certify --audit K` audits each certified region at K random points + one PGD point."""
+    import json
+
+    res = invoke(
+        "certify",
+        "--inputs",
+        "6",
+        "--n0",
+        "20",
+        "--n",
+        "200",
+        "--audit",
+        "3",
+        "--space",
+        space,
+        "--out",
+        tmp_path / "c",
+    )
+    assert res.exit_code == 0, res.output
+    a = json.loads((tmp_path / "c" / "summary.json").read_text())["audit"]
+    assert a["points"] == 4 * a["certified_inputs"] and a["violations"] == 0
+    assert "audit:" in res.output
+    assert_one_line(invoke("certify", "--space", "fourier", "--out", tmp_path / "d"), 2, "--space must be")

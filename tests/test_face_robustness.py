@@ -130,3 +130,33 @@ def test_run_writes_json_and_page(tmp_path: Path) -> None:
     assert "Robust accuracy under PGD" in text and "face-r1-softmax" in text
     assert (tmp_path / "out" / "embedders.json").exists()
     assert (tmp_path / "docs" / "fr.md").read_text().startswith("# Semantic robustness")
+
+
+def test_audit_probes_every_certified_region_in_both_noise_families(tmp_path: Path) -> None:
+    """Issue 21.3: the recipe audits its own certificates (exact space, isotropic and anisotropic)."""
+    cfg = CFG.model_copy(
+        update={
+            "experiment": "audit",
+            "certify_spaces": ["exact"],
+            "audit_identities": 3,
+            "gallery": 60,
+            "certify_n0": 10,
+            "certify_n": 60,
+            "audit_points": 2,
+            "audit_n": 60,
+        }
+    )
+    from semadv.experiments.face_robustness import _sound
+    from semadv.recipes.face_robustness import exp_audit
+
+    res = exp_audit(cfg, tmp_path, lambda m: None)
+    assert [r["family"] for r in res["rows"]] == ["isotropic", "anisotropic"]
+    for r in res["rows"]:
+        assert r["points"] == 3 * r["certified"]  # two random probes and one PGD probe per certified region
+        assert 0 <= r["base_flips"] <= r["points"] and r["violations"] == 0
+    assert res["audited_points"] == sum(r["points"] for r in res["rows"]) > 0
+    res["config"] = cfg.model_dump()
+    m = _sound({"audit": res})
+    assert m is not None and m.verdict == "holds" and m.measured["audited"] == res["audited_points"]
+    res["violations"] = 1
+    assert _sound({"audit": res}).verdict == "does not hold"  # type: ignore[union-attr]

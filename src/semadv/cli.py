@@ -176,6 +176,10 @@ def certify(
     sigma: float = typer.Option(0.1, help="isotropic noise σ (whitened transform coordinates)"),
     alpha: float = typer.Option(0.001, help="failure probability of each certificate"),
     seed: int = typer.Option(0),
+    space_name: str = typer.Option("transform", "--space", help="transform (geometric + photometric) | pixel"),
+    audit_points: int = typer.Option(
+        0, "--audit", help="audit every certificate at this many points inside its region (+ a PGD point); 0: off"
+    ),
 ) -> None:
     """Certify the shipped test victim (zoo digits-tinycnn) against smooth geometric/photometric changes by
     randomized smoothing in a TransformSpace (rotation, scale, translation, brightness); writes per-sample
@@ -190,32 +194,57 @@ def certify(
     from semadv.certify import LogitsClassifier, Smoothing
     from semadv.certify.noise import Isotropic
     from semadv.certify.report import summarize
-    from semadv.spaces import TransformSpace
+    from semadv.errors import InputError
+    from semadv.spaces import PixelSpace, TransformSpace
     from semadv.worlds import generate
 
     _check_certify_flags(n_inputs=n_inputs, n0=n0, n=n, sigma=sigma, alpha=alpha)
+    if space_name not in ("transform", "pixel"):
+        raise InputError(f"--space must be transform or pixel; got {space_name!r}")
+    if not 0 <= audit_points <= 1000:
+        raise InputError(f"--audit must be in [0, 1000] points per certified input; got {audit_points}")
     model = zoo.load("digits-tinycnn")
     te = generate("digits", "test", n=DIGITS_TEST)
     x, y = te["image"][:n_inputs], te["label"][:n_inputs]
     with torch.no_grad():
         acc = float((model(te["image"]).argmax(1) == te["label"]).float().mean())
-    space = TransformSpace(
-        rotation=(-30.0, 30.0),
-        scale=(0.8, 1.2),
-        translate_x=(-0.2, 0.2),
-        translate_y=(-0.2, 0.2),
-        brightness=(-0.3, 0.3),
-    )
-    sm = Smoothing(space, LogitsClassifier(model), Isotropic(sigma), 10, coordinates="whitened")
+    space: TransformSpace | PixelSpace
+    if space_name == "transform":
+        space = TransformSpace(
+            rotation=(-30.0, 30.0),
+            scale=(0.8, 1.2),
+            translate_x=(-0.2, 0.2),
+            translate_y=(-0.2, 0.2),
+            brightness=(-0.3, 0.3),
+        )
+        coordinates = "whitened"
+    else:  # Cohen et al.: Gaussian noise on the pixels themselves
+        space, coordinates = PixelSpace(eps=1.0), "raw"
+    sm = Smoothing(space, LogitsClassifier(model), Isotropic(sigma), 10, coordinates=coordinates)
+    g = torch.Generator().manual_seed(seed)
     with console.status(f"certifying {len(y)} inputs with n0={n0}, n={n} …"):
-        cert = sm.certify(x, n0, n, alpha, torch.Generator().manual_seed(seed))
+        cert = sm.certify(x, n0, n, alpha, g)
     summary = summarize(cert, y, alpha=alpha)
+    if audit_points:
+        from semadv.certify.audit import audit
+
+        with console.status(f"auditing every certificate at {audit_points} + 1 points with n={n} …"):
+            rep = audit(sm, x, cert, n=n, points=audit_points, alpha=alpha, logits=model, generator=g)
+        summary["audit"] = {
+            "certified_inputs": rep.inputs,
+            "points": rep.points,
+            "base_flips": rep.base_flips,
+            "violations": rep.violations,
+            "worst_margin": rep.worst_margin,
+            "n": n,
+            "alpha": alpha,
+        }
     summary["config"] = {
         "victim": "TinyCNN digits",
         "clean_accuracy": acc,
         "space": repr(space),
         "noise": repr(sm.noise),
-        "coordinates": "whitened",
+        "coordinates": coordinates,
         "n0": n0,
         "n": n,
         "alpha": alpha,
@@ -255,6 +284,12 @@ def certify(
     console.print(
         f"ACR {summary['acr']:.4f}; abstained {summary['abstain_rate']:.1%}; wrote {d}/records.csv, summary.json"
     )
+    if "audit" in summary:
+        a = summary["audit"]
+        console.print(
+            f"audit: {a['points']} points in {a['certified_inputs']} certified regions; base classifier flipped at "
+            f"{a['base_flips']}, smoothed classifier confidently flipped (a violation) at {a['violations']}"
+        )
 
 
 @app.command("run")
