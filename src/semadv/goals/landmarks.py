@@ -75,14 +75,15 @@ def out_of_region_ratio(pred: torch.Tensor, box: tuple[float, float, float, floa
     return (_inside_depth(_check_landmarks(pred, "pred"), box) <= 0).float().mean(1)
 
 
-@register("goal", "landmark_target")
-class LandmarkTargetGoal:
-    """Move predicted landmarks onto target landmarks (B, K, 2) given at call time. The targets are points
-    drawn on the scene: a space that moves content moves them along (semadv.truth)."""
+class _PointsGoal:
+    """Shared part of the landmark goals: an NME tolerance and a (B, K, 2) target in image coordinates that
+    moves with the scene (semadv.truth)."""
 
     truth_kind = "points"
+    default_tol = 0.02
 
-    def __init__(self, tol: float = 0.02) -> None:
+    def __init__(self, tol: float | None = None) -> None:
+        tol = self.default_tol if tol is None else tol
         if not math.isfinite(float(tol)) or float(tol) <= 0:
             raise InputError(f"tol must be a finite NME > 0; got {tol!r}")
         self.tol = float(tol)
@@ -95,6 +96,15 @@ class LandmarkTargetGoal:
             )
         return _check_landmarks(target, "target")
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(tol={self.tol:g})"
+
+
+@register("goal", "landmark_target")
+class LandmarkTargetGoal(_PointsGoal):
+    """Move predicted landmarks onto target landmarks (B, K, 2) given at call time (default ``tol`` 0.02).
+    The targets are points drawn on the scene: a space that moves content moves them along."""
+
     def loss(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
         assert target is not None
         return nme(outputs, target)
@@ -103,31 +113,15 @@ class LandmarkTargetGoal:
         assert target is not None
         return nme(outputs, target) <= self.tol
 
-    def __repr__(self) -> str:
-        return f"LandmarkTargetGoal(tol={self.tol:g})"
-
 
 @register("goal", "landmark_error")
-class LandmarkErrorGoal:
+class LandmarkErrorGoal(_PointsGoal):
     """Untargeted landmark attack: make the predictions miss the face's *true* landmarks (B, K, 2), given at
-    call time, by NME ≥ ``tol`` (Eq. 7 with the truth's own extent as the normaliser). The truth moves with
-    the scene, so rotating, shifting or scaling the whole face is not a success when the detector follows
-    it — only a detector that loses the face is (issue 26)."""
+    call time, by NME ≥ ``tol`` (default 0.1; Eq. 7 with the truth's own extent as the normaliser). The truth
+    moves with the scene, so rotating, shifting or scaling the whole face is not a success when the detector
+    follows it — only a detector that loses the face is (issue 26)."""
 
-    truth_kind = "points"
-
-    def __init__(self, tol: float = 0.1) -> None:
-        if not math.isfinite(float(tol)) or float(tol) <= 0:
-            raise InputError(f"tol must be a finite NME > 0; got {tol!r}")
-        self.tol = float(tol)
-
-    def check_target(self, target: torch.Tensor | None, outputs: torch.Tensor) -> torch.Tensor:
-        if target is None or target.shape != outputs.shape:
-            raise InputError(
-                f"landmark truth must have the outputs' shape {tuple(outputs.shape)}; got "
-                f"{None if target is None else tuple(target.shape)}"
-            )
-        return _check_landmarks(target, "target")
+    default_tol = 0.1
 
     def loss(self, outputs: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
         assert target is not None
@@ -141,9 +135,6 @@ class LandmarkErrorGoal:
         """(B, 1) NME − tol: ≥ 0 once reached (for boundary searches)."""
         assert target is not None
         return (nme(outputs, target) - self.tol)[:, None]
-
-    def __repr__(self) -> str:
-        return f"LandmarkErrorGoal(tol={self.tol:g})"
 
 
 @register("goal", "out_of_region")

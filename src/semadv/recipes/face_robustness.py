@@ -518,6 +518,13 @@ def exp_brute(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[str, 
 RADII = [round(0.05 * i, 2) for i in range(0, 41)]  # in ‖η‖_M units
 
 
+def _smoothing(setup: Setup, base: GalleryClassifier, family: str, sigma: float) -> Smoothing:
+    """Smoothing of the gallery identifier in the setup's space: isotropic σ, or anisotropic Σ = σM⁻¹ (§3.6)."""
+    assert isinstance(setup.space.constraint, Ellipsoid)
+    noise = Isotropic(sigma) if family == "isotropic" else Anisotropic.from_ellipsoid(setup.space.constraint, sigma)
+    return Smoothing(setup.space, base, noise, num_classes=base.num_classes)
+
+
 def exp_certify(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[str, Any]:
     """Randomized smoothing over η (§3.6): isotropic σ and anisotropic Σ = σM⁻¹; certified radii expressed
     in ‖η‖_M units (isotropic: the largest M-ball inside the certified L2 ball, R₂ / maxᵢ εᵢ; anisotropic:
@@ -543,12 +550,7 @@ def exp_certify(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[str
             for family, sigmas in (("isotropic", cfg.sigmas_iso), ("anisotropic", cfg.sigmas_aniso)):
                 best = torch.zeros(len(RADII))
                 for sigma in sigmas:
-                    noise = (
-                        Isotropic(sigma)
-                        if family == "isotropic"
-                        else Anisotropic.from_ellipsoid(setup.space.constraint, sigma)
-                    )
-                    sm = Smoothing(setup.space, base, noise, num_classes=base.num_classes)
+                    sm = _smoothing(setup, base, family, sigma)
                     g = torch.Generator().manual_seed(cfg.seed + 9)
                     cert = sm.certify(setup.probes, cfg.certify_n0, cfg.certify_n, cfg.certify_alpha, generator=g)
                     r_m = cert.radius / eps_max if family == "isotropic" else math.sqrt(sigma) * cert.mahalanobis_radius
@@ -580,12 +582,7 @@ def exp_audit(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[str, 
             victim = make_victim(name, setup, cfg.seed)
             base = GalleryClassifier(victim.embedder, victim.gallery)
             for family, sigma in (("isotropic", cfg.audit_sigma_iso), ("anisotropic", cfg.audit_sigma_aniso)):
-                noise = (
-                    Isotropic(sigma)
-                    if family == "isotropic"
-                    else Anisotropic.from_ellipsoid(setup.space.constraint, sigma)
-                )
-                sm = Smoothing(setup.space, base, noise, num_classes=base.num_classes)
+                sm = _smoothing(setup, base, family, sigma)
                 g = torch.Generator().manual_seed(cfg.seed + 21)
                 cert = sm.certify(setup.probes, cfg.certify_n0, cfg.certify_n, cfg.certify_alpha, generator=g)
                 rep = audit(
