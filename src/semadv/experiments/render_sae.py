@@ -6,8 +6,9 @@
   retraining with pixel examples does not.
 
 mAP is computed against each adversarial scene's re-rendered ground truth, the "missed" column against the
-moved boxes (:func:`semadv.recipes.render_sae.moved`), and the attack's own target during the search is each
-query's re-rendered boxes (RenderSpace carries the truth, issue 26).
+moved boxes (:func:`semadv.recipes.render_sae.moved`). Since issue 26 the attack's own target during the search
+is each query's re-rendered boxes (RenderSpace carries the truth); a ``combos.json`` without a ``bootstrap``
+entry predates that (its search still aimed at the benign boxes).
 """
 
 from __future__ import annotations
