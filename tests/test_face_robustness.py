@@ -137,7 +137,7 @@ def test_audit_probes_every_certified_region_in_both_noise_families(tmp_path: Pa
     cfg = CFG.model_copy(
         update={
             "experiment": "audit",
-            "certify_spaces": ["exact"],
+            "audit_spaces": ["exact"],
             "audit_identities": 3,
             "gallery": 60,
             "certify_n0": 10,

@@ -99,6 +99,7 @@ class FaceRobustnessConfig(RecipeConfig):
     sigmas_aniso: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0, 2.0, 2.5])
     # soundness audit of the certificates (issue 21.3): every certified region probed, smoothed prediction
     # re-estimated at each probe
+    audit_spaces: list[Space_] = Field(default_factory=lambda: list(SPACES))
     audit_identities: int = Field(30, ge=2, description="certified inputs per space, family and embedder")
     audit_embedders: list[str] = Field(default_factory=lambda: ["face-r1-softmax"])
     audit_sigma_iso: float = Field(0.5, gt=0)
@@ -575,7 +576,7 @@ def exp_audit(cfg: FaceRobustnessConfig, out: Path, log: Progress) -> dict[str, 
     from semadv.certify.audit import audit
 
     rows: list[dict[str, Any]] = []
-    for kind in cfg.certify_spaces:
+    for kind in cfg.audit_spaces:
         setup = make_setup(kind, cfg, cfg.gallery, cfg.audit_identities, out, log)
         assert isinstance(setup.space.constraint, Ellipsoid)
         for name in cfg.audit_embedders:
