@@ -104,8 +104,7 @@ def decode_moving(
     ``split_truth`` and rejoins it with ``join_truth``; otherwise the whole target is the truth."""
     split = getattr(goal, "split_truth", None)
     if split is None:
-        img, moved = space.decode_with_truth(z, x, target, kind)
-        return img, moved
+        return space.decode_with_truth(z, x, target, kind)  # type: ignore[no-any-return]
     truth, rest = split(target)
     img, moved = space.decode_with_truth(z, x, truth, kind)
     return img, goal.join_truth(moved, rest)

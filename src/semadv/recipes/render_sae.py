@@ -33,6 +33,7 @@ from semadv.recipes.base import Progress, Recipe, RecipeConfig, md_table, regist
 from semadv.runner import chunks, evaluate
 from semadv.search import PGD
 from semadv.spaces import PixelSpace, RenderSpace, TransformSpace
+from semadv.worlds.base import Render
 from semadv.worlds.datasets import generate
 from semadv.worlds.streets import SAE_GROUPS, StreetsWorld, sae_budgets
 
@@ -109,9 +110,11 @@ def targets_of(truth: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def moved(found: torch.Tensor, truth: dict[str, torch.Tensor]) -> torch.Tensor:
     """The objects of ``found`` (slot-aligned targets of the benign scenes) with their boxes in the
-    adversarial scenes ``truth``; an object that left the image (or shrank below ``MIN_BOX``) drops out."""
-    t = targets_of(truth)
-    return torch.where(found[..., :1].isnan(), torch.full_like(t, float("nan")), t)
+    adversarial scenes ``truth``; an object that left the image (or shrank below ``MIN_BOX``) drops out —
+    the world's own rule (:meth:`StreetsWorld.move_truth`), which the attack's search uses too."""
+    render = Render(truth["image"], extras={"boxes": truth["boxes"]})
+    # the streets world moves boxes from the re-render alone; the scene arguments are not needed here
+    return StreetsWorld().move_truth(found, found, found, "boxes", render)
 
 
 def detected_targets(detector: nn.Module, truth: dict[str, torch.Tensor], score: float) -> torch.Tensor:

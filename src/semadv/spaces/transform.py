@@ -88,6 +88,10 @@ def _affine(img: torch.Tensor, p: Mapping[str, torch.Tensor]) -> torch.Tensor:
     return kornia.geometry.transform.warp_affine(img, M, (H, W), padding_mode="border", align_corners=True)
 
 
+def _param_or_identity(params: Mapping[str, torch.Tensor], k: str, B: int, like: torch.Tensor) -> torch.Tensor:
+    return params[k] if k in params else torch.full((B,), SPECS[k].identity, dtype=like.dtype, device=like.device)
+
+
 def apply_transforms(img: torch.Tensor, params: Mapping[str, torch.Tensor], blur_kernel: int = 0) -> torch.Tensor:
     """Apply the named transforms (each a ``(B,)`` tensor) to ``img`` (B, C, H, W); missing → identity.
 
@@ -98,9 +102,7 @@ def apply_transforms(img: torch.Tensor, params: Mapping[str, torch.Tensor], blur
     for k in params:
         if k not in SPECS:
             raise InputError(f"unknown transform parameter {k!r}; known: {', '.join(SPECS)}")
-    get: Callable[[str], torch.Tensor] = lambda k: (
-        params[k] if k in params else torch.full((B,), SPECS[k].identity, dtype=img.dtype, device=img.device)
-    )
+    get: Callable[[str], torch.Tensor] = lambda k: _param_or_identity(params, k, B, img)
     out = img
     if "brightness" in params:
         out = kornia.enhance.adjust_brightness(out, params["brightness"], clip_output=True)
@@ -200,8 +202,7 @@ class TransformSpace(Space):
             return img, truth
         p = self.params(z.to(x.dtype))
         B, _, H, W = x.shape
-        get = lambda k: p[k] if k in p else torch.full((B,), SPECS[k].identity, dtype=x.dtype, device=x.device)
-        M = affine_matrix({k: get(k) for k in GEOMETRIC}, B, H, W, x)
+        M = affine_matrix({k: _param_or_identity(p, k, B, x) for k in GEOMETRIC}, B, H, W, x)
         return img, move_affine(check_truth(truth, kind, B), kind, M, H, W)
 
     def bounds(self, z0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
